@@ -39,7 +39,7 @@ impl Family {
 }
 
 /// An inspection result (抽查检查结果).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Inspection {
     pub event_id: String,
     pub uscc: Uscc,
@@ -57,7 +57,7 @@ pub struct Inspection {
 }
 
 /// A product sampling outcome attached to an inspection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Sampling {
     pub product: String,
     pub passed: bool,
@@ -67,7 +67,7 @@ pub struct Sampling {
 }
 
 /// A consumer complaint or report (投诉举报).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Complaint {
     pub event_id: String,
     pub uscc: Uscc,
@@ -84,7 +84,7 @@ pub struct Complaint {
 }
 
 /// A credit record: registration facts, penalties, list decisions and the like.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CreditRecord {
     pub event_id: String,
     pub uscc: Uscc,
@@ -96,7 +96,7 @@ pub struct CreditRecord {
 
 /// The kind of a credit record and its payload, on the wire as
 /// `"kind": "...", "payload": {...}` (the payload may be `{}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
 pub enum CreditBody {
     Registered(Registration),
@@ -146,14 +146,14 @@ impl CreditBody {
 }
 
 /// A free-text reason, for kinds whose payload carries nothing else.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Note {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 /// The registration of a market entity (设立登记).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Registration {
     pub name: String,
     /// GB/T 2260; must equal digits 3–8 of the USCC.
@@ -172,7 +172,7 @@ pub struct Registration {
 
 /// A registered change (变更登记). The new value travels with the change
 /// where features need it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Change {
     pub what: ChangeKind,
     /// New legal representative, for `legal_rep`.
@@ -184,7 +184,7 @@ pub struct Change {
 }
 
 /// An annual report filing (年度报告).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AnnualReport {
     /// The business year reported on; due by 30 June of the next year.
     pub year: i32,
@@ -192,7 +192,7 @@ pub struct AnnualReport {
 }
 
 /// An administrative penalty decision (行政处罚决定).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Penalty {
     pub document_no: String,
     pub violation_category: ViolationCategory,
@@ -209,25 +209,25 @@ pub struct Penalty {
 }
 
 /// Refers to an earlier penalty by its document number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PenaltyRef {
     pub document_no: String,
 }
 
 /// A special-equipment or product-safety accident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Accident {
     pub severity: AccidentSeverity,
 }
 
 /// Listing on the abnormal-operations list (经营异常名录).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AbnormalListing {
     pub reason: AbnormalReason,
 }
 
 /// A decision of a listing authority, to list or to remove.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ListDecision {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_no: Option<String>,
@@ -238,26 +238,26 @@ pub struct ListDecision {
 }
 
 /// A certification held (e.g. 品字标浙江制造, HACCP, ISO 9001).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Certification {
     pub scheme: String,
 }
 
 /// A quality award (e.g. a government quality award, the Luban prize).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Award {
     pub name: String,
 }
 
 /// A completed credit repair (信用修复), optionally naming the penalty it covers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CreditRepair {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_no: Option<String>,
 }
 
 /// One event of any family.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Event {
     Inspection(Inspection),
     Complaint(Complaint),
