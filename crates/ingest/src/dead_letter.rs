@@ -11,8 +11,15 @@ use tidewatch_model::{Family, RejectReason, Rejection};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SourcePos {
-    File { file: String, line: u64 },
-    Kafka { topic: String, partition: i32, offset: i64 },
+    File {
+        file: String,
+        line: u64,
+    },
+    Kafka {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
 }
 
 impl std::fmt::Display for SourcePos {

@@ -94,18 +94,36 @@ mod tests {
     #[test]
     fn reasons_are_specific() {
         let f = Family::Inspections;
-        assert_eq!(reason(f, &INSP.replace("6XG", "6XA")), RejectReason::InvalidUscc);
-        assert_eq!(reason(f, &INSP.replace("6XG", "6xg")), RejectReason::InvalidUscc);
+        assert_eq!(
+            reason(f, &INSP.replace("6XG", "6XA")),
+            RejectReason::InvalidUscc
+        );
+        assert_eq!(
+            reason(f, &INSP.replace("6XG", "6xg")),
+            RejectReason::InvalidUscc
+        );
         assert_eq!(
             reason(f, &INSP.replace("double_random", "surprise_visit")),
             RejectReason::UnknownEnum
         );
-        assert_eq!(reason(f, &INSP.replace("\"result\":\"A\",", "")), RejectReason::MissingField);
+        assert_eq!(
+            reason(f, &INSP.replace("\"result\":\"A\",", "")),
+            RejectReason::MissingField
+        );
         assert_eq!(reason(f, &INSP[..40]), RejectReason::MalformedJson);
         assert_eq!(reason(f, "[1,2]"), RejectReason::MalformedJson);
-        assert_eq!(reason(f, &INSP.replace("2026-03-02", "2026-10-01")), RejectReason::FutureDate);
-        assert_eq!(reason(f, &INSP.replace("2026-03-02", "2026-02-30")), RejectReason::InvalidValue);
-        assert_eq!(reason(f, &INSP.replace("\"result\":\"A\"", "\"result\":\"5\"")), RejectReason::UnknownEnum);
+        assert_eq!(
+            reason(f, &INSP.replace("2026-03-02", "2026-10-01")),
+            RejectReason::FutureDate
+        );
+        assert_eq!(
+            reason(f, &INSP.replace("2026-03-02", "2026-02-30")),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(f, &INSP.replace("\"result\":\"A\"", "\"result\":\"5\"")),
+            RejectReason::UnknownEnum
+        );
     }
 
     #[test]
@@ -116,7 +134,12 @@ mod tests {
             reason(Family::Complaints, &c.replace("\"-20.00\"", "20.5")),
             RejectReason::InvalidValue
         );
-        assert!(decode_and_validate(Family::Complaints, c.replace("-20", "20").as_bytes(), as_of()).is_ok());
+        assert!(decode_and_validate(
+            Family::Complaints,
+            c.replace("-20", "20").as_bytes(),
+            as_of()
+        )
+        .is_ok());
     }
 
     #[test]
@@ -125,10 +148,28 @@ mod tests {
         let e = decode_and_validate(Family::CreditRecords, pen.as_bytes(), as_of()).expect("valid");
         assert!(matches!(e, Event::Credit(ref c) if c.body.kind() == "penalty"));
         let f = Family::CreditRecords;
-        assert_eq!(reason(f, &pen.replace("\"document_no\":\"舟市监罚〔2025〕1号\",", "")), RejectReason::MissingField);
-        assert_eq!(reason(f, &pen.replace("\"kind\":\"penalty\"", "\"kind\":\"pardon\"")), RejectReason::UnknownEnum);
-        assert_eq!(reason(f, &pen.replace("\"kind\":\"penalty\",", "")), RejectReason::MissingField);
-        assert_eq!(reason(f, &pen.replace("50000.00", "-1.00")), RejectReason::NegativeAmount);
+        assert_eq!(
+            reason(
+                f,
+                &pen.replace("\"document_no\":\"舟市监罚〔2025〕1号\",", "")
+            ),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(
+                f,
+                &pen.replace("\"kind\":\"penalty\"", "\"kind\":\"pardon\"")
+            ),
+            RejectReason::UnknownEnum
+        );
+        assert_eq!(
+            reason(f, &pen.replace("\"kind\":\"penalty\",", "")),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(f, &pen.replace("50000.00", "-1.00")),
+            RejectReason::NegativeAmount
+        );
         let dereg = r#"{"event_id":"d1","uscc":"9144030071526726XG","occurred_on":"2025-05-06","domain":"general","kind":"deregistered","payload":{}}"#;
         assert!(decode_and_validate(f, dereg.as_bytes(), as_of()).is_ok());
     }
@@ -139,13 +180,26 @@ mod tests {
         let reg = r#"{"event_id":"r1","uscc":"9144030071526726XG","occurred_on":"2001-01-01","domain":"general","kind":"registered","payload":{"name":"x","region_code":"440300","industry_code":"I6420","entity_type":"limited_company","registered_capital_cny":"1000000.00","established_on":"2001-01-01","legal_rep_key":"LR-1","licences":[]}}"#;
         let f = Family::CreditRecords;
         assert!(decode_and_validate(f, reg.as_bytes(), as_of()).is_ok());
-        assert_eq!(reason(f, &reg.replace("\"440300\"", "\"330902\"")), RejectReason::InvalidValue);
+        assert_eq!(
+            reason(f, &reg.replace("\"440300\"", "\"330902\"")),
+            RejectReason::InvalidValue
+        );
         assert_eq!(
             reason(f, &reg.replace("limited_company", "individual_business")),
             RejectReason::InvalidValue
         );
-        assert_eq!(reason(f, &reg.replace("I6420", "I64200")), RejectReason::InvalidValue);
-        assert_eq!(reason(f, &reg.replace("\"zone\"", "").replace("\"licences\":[]", "\"zone\":\"123456\"")), RejectReason::InvalidValue);
+        assert_eq!(
+            reason(f, &reg.replace("I6420", "I64200")),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(
+                f,
+                &reg.replace("\"zone\"", "")
+                    .replace("\"licences\":[]", "\"zone\":\"123456\"")
+            ),
+            RejectReason::InvalidValue
+        );
     }
 
     proptest! {

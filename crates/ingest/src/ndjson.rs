@@ -9,10 +9,7 @@ use std::path::Path;
 
 /// Reads `path` and calls `f(line_no, bytes)` for each non-blank line
 /// (1-based numbers, `\r\n` endings tolerated). Blank lines are not records.
-pub fn for_each_line(
-    path: &Path,
-    mut f: impl FnMut(u64, &[u8]),
-) -> io::Result<u64> {
+pub fn for_each_line(path: &Path, mut f: impl FnMut(u64, &[u8])) -> io::Result<u64> {
     let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
     let mut buf = Vec::with_capacity(1024);
     let mut line_no = 0u64;

@@ -411,7 +411,10 @@ mod tests {
             Some("定海区")
         );
         assert!(RegionCode::parse("33090").is_err());
-        assert_eq!(ZoneCode::parse("330951").expect("known").name(), "普陀山-朱家尖");
+        assert_eq!(
+            ZoneCode::parse("330951").expect("known").name(),
+            "普陀山-朱家尖"
+        );
         assert!(ZoneCode::parse("330902").is_err());
     }
 }

@@ -26,7 +26,11 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 3] = [Family::Inspections, Family::Complaints, Family::CreditRecords];
+    pub const ALL: [Family; 3] = [
+        Family::Inspections,
+        Family::Complaints,
+        Family::CreditRecords,
+    ];
 
     /// The topic / file stem: `inspections`, `complaints`, `credit-records`.
     pub fn as_str(self) -> &'static str {

@@ -103,9 +103,13 @@ mod tests {
 
     #[test]
     fn exact_and_two_places() {
-        let a = Money::parse("0.10").expect("ok").decimal() + Money::parse("0.2").expect("ok").decimal();
+        let a = Money::parse("0.10").expect("ok").decimal()
+            + Money::parse("0.2").expect("ok").decimal();
         assert_eq!(Money::from_decimal(a), Money::parse("0.30").expect("ok"));
-        assert_eq!(Money::parse("200000.00").expect("ok").to_fen(), Some(20_000_000));
+        assert_eq!(
+            Money::parse("200000.00").expect("ok").to_fen(),
+            Some(20_000_000)
+        );
         assert_eq!(Money::yuan(1200, 50).to_string(), "1200.50");
         assert!(Money::parse("1.005").is_err());
         assert!(Money::parse("abc").is_err());

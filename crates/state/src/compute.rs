@@ -13,7 +13,7 @@ use tidewatch_model::codes::{ChangeKind, Hazard, ResultCode, Severity};
 use tidewatch_model::event::{CreditBody, Registration};
 use tidewatch_model::{Domain, EntityKind, Event};
 
-use crate::features::{Feature as F, N_FEATURES, NULL};
+use crate::features::{Feature as F, NULL, N_FEATURES};
 use crate::store::{Entity, EntityId, EntityStore};
 
 /// Feature values of all entities: `columns[feature][row]`, rows in
@@ -131,7 +131,9 @@ fn domain_block(d: Domain) -> Option<[F; 5]> {
 
 /// Start (exclusive) of a window of `months` ending at `as_of`.
 fn window_start(as_of: NaiveDate, months: u32) -> NaiveDate {
-    as_of.checked_sub_months(Months::new(months)).unwrap_or(NaiveDate::MIN)
+    as_of
+        .checked_sub_months(Months::new(months))
+        .unwrap_or(NaiveDate::MIN)
 }
 
 /// The latest business year whose annual report is overdue at `as_of`:
@@ -163,7 +165,11 @@ pub fn entity_row(entity: &Entity, as_of: NaiveDate) -> Row {
         .filter(|e| e.occurred_on() <= as_of)
         .collect();
     events.sort_by(|a, b| {
-        (a.occurred_on(), a.family(), a.event_id()).cmp(&(b.occurred_on(), b.family(), b.event_id()))
+        (a.occurred_on(), a.family(), a.event_id()).cmp(&(
+            b.occurred_on(),
+            b.family(),
+            b.event_id(),
+        ))
     });
     let withdrawn: HashSet<&str> = events
         .iter()
@@ -199,8 +205,16 @@ pub fn entity_row(entity: &Entity, as_of: NaiveDate) -> Row {
                 add(&mut v, F::Inspections24m, 1);
                 let problem = i.result.is_problem();
                 add(&mut v, F::Problems24m, i64::from(problem));
-                add(&mut v, F::Unreachable24m, i64::from(i.result == ResultCode::Unreachable));
-                add(&mut v, F::Obstructed24m, i64::from(i.result == ResultCode::Obstructed));
+                add(
+                    &mut v,
+                    F::Unreachable24m,
+                    i64::from(i.result == ResultCode::Unreachable),
+                );
+                add(
+                    &mut v,
+                    F::Obstructed24m,
+                    i64::from(i.result == ResultCode::Obstructed),
+                );
                 let failed = i.sampling.as_ref().filter(|s| !s.passed);
                 if let Some(s) = failed {
                     match s.hazard {
@@ -269,11 +283,17 @@ pub fn entity_row(entity: &Entity, as_of: NaiveDate) -> Row {
                         continue;
                     }
                     add(&mut v, F::Penalties36m, 1);
-                    add(&mut v, F::HeavyPenalties36m, i64::from(p.severity == Severity::Heavy));
+                    add(
+                        &mut v,
+                        F::HeavyPenalties36m,
+                        i64::from(p.severity == Severity::Heavy),
+                    );
                     let fen = p.fine_cny.to_fen().unwrap_or(0);
                     v[F::MaxFine36m.index()] = v[F::MaxFine36m.index()].max(fen);
                     add(&mut v, F::TotalFines36m, fen);
-                    *violation_counts.entry(p.violation_code.as_str()).or_default() += 1;
+                    *violation_counts
+                        .entry(p.violation_code.as_str())
+                        .or_default() += 1;
                     if p.revoked_license {
                         flags.push(F::LicenceRevoked36m);
                     }
@@ -323,10 +343,10 @@ pub fn entity_row(entity: &Entity, as_of: NaiveDate) -> Row {
     }
 
     v[F::RegisteredCapital.index()] = capital;
-    v[F::RepeatViolations36m.index()] = violation_counts.values().filter(|&&n| n >= 2).count() as i64;
+    v[F::RepeatViolations36m.index()] =
+        violation_counts.values().filter(|&&n| n >= 2).count() as i64;
     v[F::Certifications.index()] = schemes.len() as i64;
-    v[F::DaysSinceInspection.index()] =
-        last_inspection.map_or(NULL, |l| (as_of - l).num_days());
+    v[F::DaysSinceInspection.index()] = last_inspection.map_or(NULL, |l| (as_of - l).num_days());
     if let Some(since) = abnormal_since {
         v[F::AbnormalListed.index()] = 1;
         v[F::AbnormalDays.index()] = (as_of - since).num_days();

@@ -10,5 +10,5 @@ pub mod features;
 pub mod store;
 
 pub use compute::{entity_row, FeatureTable};
-pub use features::{Dimension, Feature, FeatureDef, Unit, FEATURES, N_FEATURES, NULL};
+pub use features::{Dimension, Feature, FeatureDef, Unit, FEATURES, NULL, N_FEATURES};
 pub use store::{Applied, Entity, EntityId, EntityStore};

@@ -25,7 +25,14 @@ fn reg(id: &str, u: Uscc, rep: &str, est: &str) -> (Family, String) {
     )
 }
 
-fn credit(id: &str, u: Uscc, date: &str, domain: &str, kind: &str, payload: &str) -> (Family, String) {
+fn credit(
+    id: &str,
+    u: Uscc,
+    date: &str,
+    domain: &str,
+    kind: &str,
+    payload: &str,
+) -> (Family, String) {
     (
         Family::CreditRecords,
         format!(
@@ -34,7 +41,14 @@ fn credit(id: &str, u: Uscc, date: &str, domain: &str, kind: &str, payload: &str
     )
 }
 
-fn insp(id: &str, u: Uscc, date: &str, domain: &str, result: &str, sampling: &str) -> (Family, String) {
+fn insp(
+    id: &str,
+    u: Uscc,
+    date: &str,
+    domain: &str,
+    result: &str,
+    sampling: &str,
+) -> (Family, String) {
     let s = if sampling.is_empty() {
         String::new()
     } else {
@@ -48,7 +62,14 @@ fn insp(id: &str, u: Uscc, date: &str, domain: &str, result: &str, sampling: &st
     )
 }
 
-fn complaint(id: &str, u: Uscc, date: &str, subst: &str, amount: &str, resolved: bool) -> (Family, String) {
+fn complaint(
+    id: &str,
+    u: Uscc,
+    date: &str,
+    subst: &str,
+    amount: &str,
+    resolved: bool,
+) -> (Family, String) {
     (
         Family::Complaints,
         format!(
@@ -59,7 +80,9 @@ fn complaint(id: &str, u: Uscc, date: &str, subst: &str, amount: &str, resolved:
 
 fn decode(recs: &[(Family, String)]) -> Vec<Event> {
     recs.iter()
-        .map(|(f, s)| decode_and_validate(*f, s.as_bytes(), as_of()).unwrap_or_else(|r| panic!("{r}: {s}")))
+        .map(|(f, s)| {
+            decode_and_validate(*f, s.as_bytes(), as_of()).unwrap_or_else(|r| panic!("{r}: {s}"))
+        })
         .collect()
 }
 
@@ -77,33 +100,117 @@ fn history() -> Vec<(Family, String)> {
     let b = code(2);
     let c = code(3);
     let pen = |id: &str, date: &str, doc: &str, code: &str, fine: &str, sev: &str| {
-        credit(id, a, date, "food", "penalty", &format!(
-            r#"{{"document_no":"{doc}","violation_category":"food_safety","violation_code":"{code}","fine_cny":"{fine}","severity":"{sev}"}}"#
-        ))
+        credit(
+            id,
+            a,
+            date,
+            "food",
+            "penalty",
+            &format!(
+                r#"{{"document_no":"{doc}","violation_category":"food_safety","violation_code":"{code}","fine_cny":"{fine}","severity":"{sev}"}}"#
+            ),
+        )
     };
     vec![
         reg("r-a", a, "LR-1", "2020-03-01"),
         reg("r-b", b, "LR-1", "2024-01-10"),
         reg("r-c", c, "LR-1", "2018-05-05"),
         // a: inside and outside the windows
-        insp("i1", a, "2026-01-10", "food", "A", r#"{"product":"冻虾仁","passed":false,"hazard":"major"}"#),
+        insp(
+            "i1",
+            a,
+            "2026-01-10",
+            "food",
+            "A",
+            r#"{"product":"冻虾仁","passed":false,"hazard":"major"}"#,
+        ),
         insp("i2", a, "2025-06-01", "food", "1", ""),
         insp("i3", a, "2024-09-30", "general", "6", ""), // exactly 24 months back: outside
         insp("i4", a, "2024-10-01", "general", "8", ""), // inside
         complaint("c1", a, "2026-09-30", "true", "120.50", false),
         complaint("c2", a, "2025-09-30", "true", "99.00", true), // 12 months back: outside
         complaint("c3", a, "2026-02-01", "null", "10.00", true),
-        pen("p1", "2025-03-01", "舟市监罚〔2025〕1号", "FSL-124", "50000.00", "heavy"),
-        pen("p2", "2026-04-01", "舟市监罚〔2026〕9号", "FSL-124", "20000.00", "fine"),
-        pen("p3", "2026-05-01", "舟市监罚〔2026〕10号", "FSL-125", "90000.00", "fine"),
-        credit("w3", a, "2026-06-01", "food", "penalty_withdrawn", r#"{"document_no":"舟市监罚〔2026〕10号"}"#),
-        credit("ch1", a, "2026-02-02", "general", "changed", r#"{"what":"capital","registered_capital_cny":"500000.00"}"#),
-        credit("ar24", a, "2025-05-01", "general", "annual_report_filed", r#"{"year":2024,"on_time":true}"#),
-        credit("ar25", a, "2026-07-15", "general", "annual_report_filed", r#"{"year":2025,"on_time":false}"#),
-        credit("cert", a, "2022-01-01", "food", "certification", r#"{"scheme":"HACCP"}"#),
-        credit("cert2", a, "2023-01-01", "food", "certification", r#"{"scheme":"HACCP"}"#),
+        pen(
+            "p1",
+            "2025-03-01",
+            "舟市监罚〔2025〕1号",
+            "FSL-124",
+            "50000.00",
+            "heavy",
+        ),
+        pen(
+            "p2",
+            "2026-04-01",
+            "舟市监罚〔2026〕9号",
+            "FSL-124",
+            "20000.00",
+            "fine",
+        ),
+        pen(
+            "p3",
+            "2026-05-01",
+            "舟市监罚〔2026〕10号",
+            "FSL-125",
+            "90000.00",
+            "fine",
+        ),
+        credit(
+            "w3",
+            a,
+            "2026-06-01",
+            "food",
+            "penalty_withdrawn",
+            r#"{"document_no":"舟市监罚〔2026〕10号"}"#,
+        ),
+        credit(
+            "ch1",
+            a,
+            "2026-02-02",
+            "general",
+            "changed",
+            r#"{"what":"capital","registered_capital_cny":"500000.00"}"#,
+        ),
+        credit(
+            "ar24",
+            a,
+            "2025-05-01",
+            "general",
+            "annual_report_filed",
+            r#"{"year":2024,"on_time":true}"#,
+        ),
+        credit(
+            "ar25",
+            a,
+            "2026-07-15",
+            "general",
+            "annual_report_filed",
+            r#"{"year":2025,"on_time":false}"#,
+        ),
+        credit(
+            "cert",
+            a,
+            "2022-01-01",
+            "food",
+            "certification",
+            r#"{"scheme":"HACCP"}"#,
+        ),
+        credit(
+            "cert2",
+            a,
+            "2023-01-01",
+            "food",
+            "certification",
+            r#"{"scheme":"HACCP"}"#,
+        ),
         // b: abnormal listed, c: serious listed then removed, then listed again
-        credit("ab", b, "2026-07-01", "general", "abnormal_listed", r#"{"reason":"annual_report_missing"}"#),
+        credit(
+            "ab",
+            b,
+            "2026-07-01",
+            "general",
+            "abnormal_listed",
+            r#"{"reason":"annual_report_missing"}"#,
+        ),
         credit("s1", c, "2025-01-01", "general", "serious_listed", r#"{}"#),
         credit("s2", c, "2026-01-01", "general", "serious_removed", r#"{}"#),
     ]
@@ -128,7 +235,11 @@ fn known_answers() {
     assert_eq!(f(a, F::SubstantiatedComplaints12m), 1);
     assert_eq!(f(a, F::ComplaintAmount12m), 12050);
     assert_eq!(f(a, F::UnresolvedComplaints12m), 1);
-    assert_eq!(f(a, F::Penalties36m), 2, "the withdrawn penalty does not count");
+    assert_eq!(
+        f(a, F::Penalties36m),
+        2,
+        "the withdrawn penalty does not count"
+    );
     assert_eq!(f(a, F::HeavyPenalties36m), 1);
     assert_eq!(f(a, F::MaxFine36m), 5_000_000);
     assert_eq!(f(a, F::TotalFines36m), 7_000_000);
@@ -138,7 +249,11 @@ fn known_answers() {
     assert_eq!(f(a, F::CapitalReduced12m), 1);
     assert_eq!(f(a, F::KeyChanges12m), 1);
     assert_eq!(f(a, F::AnnualReportOnTime), 0, "2025 was filed late");
-    assert_eq!(f(a, F::AnnualReportsMissing3y), 1, "2023 missing; 2024, 2025 filed");
+    assert_eq!(
+        f(a, F::AnnualReportsMissing3y),
+        1,
+        "2023 missing; 2024, 2025 filed"
+    );
     assert_eq!(f(a, F::Certifications), 1, "distinct schemes");
     assert_eq!(f(a, F::AgeDays), 2404);
     assert_eq!(f(a, F::EntityKindCode), 1);
@@ -162,7 +277,11 @@ fn as_of_moves_windows() {
     let (st, _) = table(decode(&history()));
     let later = FeatureTable::compute(&st, NaiveDate::from_ymd_opt(2027, 4, 2).expect("date"));
     let a = st.get(&code(1)).expect("a") as usize;
-    assert_eq!(later.get(a, F::Inspections24m), 2, "i4 (2024-10-01) left the window");
+    assert_eq!(
+        later.get(a, F::Inspections24m),
+        2,
+        "i4 (2024-10-01) left the window"
+    );
     assert_eq!(later.get(a, F::Complaints12m), 1);
 }
 
@@ -181,12 +300,16 @@ fn held_until_registered_and_duplicates() {
     }
     assert_eq!(held, 16);
     assert_eq!(st.held_count(), 16);
-    assert!(matches!(st.apply(reg_a.clone(), 99), Ok(Applied::Applied(_))));
+    assert!(matches!(
+        st.apply(reg_a.clone(), 99),
+        Ok(Applied::Applied(_))
+    ));
     assert_eq!(st.held_count(), 0);
     assert_eq!(st.apply(reg_a, 100), Ok(Applied::Duplicate));
     // Same id, different content.
     let (fam, s) = &recs[3];
-    let changed = decode_and_validate(*fam, s.replace("\"A\"", "\"E\"").as_bytes(), as_of()).expect("valid");
+    let changed =
+        decode_and_validate(*fam, s.replace("\"A\"", "\"E\"").as_bytes(), as_of()).expect("valid");
     let err = st.apply(changed, 101).expect_err("conflict");
     assert_eq!(err.reason, RejectReason::ConflictingDuplicate);
     // Never registered: comes back out at the end.

@@ -1,1 +1,72 @@
-fn main() {}
+//! `tidewatch`: the command-line entry point. Each subcommand turns its
+//! arguments into a config and calls into the library crates; no domain
+//! logic lives here.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+mod pipeline;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tidewatch",
+    version,
+    about = "Credit-based risk supervision engine for market regulators",
+    long_about = "tidewatch keeps every market entity's risk features current from inspection \
+results, complaints and credit records, and writes them for scoring, double-random draws and \
+blacklist alerts."
+)]
+struct Cli {
+    /// Log as JSON lines instead of text (logs go to stderr).
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the one-shot job on the embedded default (files in, files out).
+    Run(cmd::run::RunArgs),
+    /// Check unified social credit codes (GB 32100-2015), one verdict per line.
+    Uscc(cmd::uscc::UsccArgs),
+    /// Generate a deterministic synthetic Zhoushan population and event streams.
+    Seed(cmd::seed::SeedArgs),
+    /// List the feature catalogue: name, dimension, unit and meaning.
+    Features(cmd::features::FeaturesArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    let r = match cli.command {
+        Command::Run(a) => cmd::run::run(a),
+        Command::Uscc(a) => cmd::uscc::run(a),
+        Command::Seed(a) => cmd::seed::run(a),
+        Command::Features(a) => cmd::features::run(a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("TIDEWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}

@@ -1,0 +1,4 @@
+pub mod features;
+pub mod run;
+pub mod seed;
+pub mod uscc;

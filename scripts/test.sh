@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The project's one test command (README, and .ci/run calls it).
+#
+# It checks formatting, runs clippy with warnings as errors, and runs every
+# test in the release profile, the same profile `cargo run --release` uses,
+# so polars is compiled once for running and testing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+# The toolchain components the checks need (present on most installs).
+for c in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+    rustup component add "$c"
+  fi
+done
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (-D warnings)"
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --release --locked --workspace
