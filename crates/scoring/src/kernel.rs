@@ -1,0 +1,773 @@
+//! The fast scoring path: one pass per block of rows over all variables,
+//! reading the polars columns' buffers directly.
+//!
+//! polars stays the data layer (frames in, frames out, Parquet and CSV); this
+//! module only replaces the per-variable `when/then` chains of the expression
+//! path ([`crate::expr`]) with branch-free arithmetic on the column buffers:
+//! a numeric bin lookup is `first + Σ (x ≥ edge_k) · delta_k`, which the
+//! compiler turns into compares and conditional adds without branches. Both
+//! paths give identical points (a property test pins that).
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::model::{BinKind, Class, Direction, End, Input, Model, Value, Variable};
+use crate::points::{Points, ONE};
+
+/// Rows per block: the block's accumulators stay in L1.
+const BLOCK: usize = 1024;
+
+/// Why a model cannot be applied to a table.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("model {model}: variable {var:?} (line {line}) needs column {column:?}, which the table does not have")]
+    MissingColumn {
+        model: String,
+        var: String,
+        line: usize,
+        column: String,
+    },
+    #[error("model {model}: variable {var:?} (line {line}): column {column:?} has type {dtype}, which {why}")]
+    WrongType {
+        model: String,
+        var: String,
+        line: usize,
+        column: String,
+        dtype: String,
+        why: &'static str,
+    },
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
+
+/// A variable's column, ready for the kernel (single chunk).
+#[derive(Debug, Clone)]
+enum Data {
+    I64(Int64Chunked),
+    F64(Float64Chunked),
+    Str(StringChunked),
+}
+
+/// How a variable turns a value into points.
+#[derive(Debug, Clone)]
+enum Rule {
+    /// Numeric bins over integers: edges rounded up, since for an integer x,
+    /// x ≥ e ⇔ x ≥ ⌈e⌉.
+    IntRange {
+        first: Points,
+        edges: Vec<i64>,
+        deltas: Vec<Points>,
+    },
+    /// Numeric bins over floats.
+    FloatRange {
+        first: Points,
+        edges: Vec<f64>,
+        deltas: Vec<Points>,
+    },
+    /// Value sets over integers (small sets: a linear scan is fastest).
+    IntValues {
+        table: Vec<(i64, Points)>,
+        other: Option<Points>,
+    },
+    /// Value sets over strings.
+    StrValues {
+        table: PlHashMap<String, Points>,
+        other: Option<Points>,
+    },
+}
+
+/// A variable bound to its column.
+#[derive(Debug, Clone)]
+struct BoundVar {
+    data: Data,
+    rule: Rule,
+    /// Points for a missing value; `None`: a missing value has no bin.
+    missing: Option<Points>,
+}
+
+/// A model bound to a table: columns checked and prepared once, scored many
+/// times (the incremental path binds a gathered micro-batch the same way).
+#[derive(Debug, Clone)]
+pub struct Bound<'m> {
+    pub model: &'m Model,
+    vars: Vec<BoundVar>,
+    rows: usize,
+    risk: RiskMap,
+}
+
+/// Exact `clamp(round_half_away(intercept + slope × total), 0, 1000)` in
+/// integer arithmetic, for the hot loop.
+#[derive(Debug, Clone, Copy)]
+struct RiskMap {
+    /// intercept × 10^(4+s), slope × 10^s, and 10^(4+s).
+    intercept: i128,
+    slope: i128,
+    denom: i128,
+}
+
+impl RiskMap {
+    fn new(m: &Model) -> RiskMap {
+        let s = m.scale.intercept.scale().max(m.scale.slope.scale());
+        let pow = |n: u32| 10i128.pow(n);
+        let mant = |d: rust_decimal::Decimal| d.mantissa() * pow(s - d.scale());
+        RiskMap {
+            intercept: mant(m.scale.intercept) * ONE as i128,
+            slope: mant(m.scale.slope),
+            denom: pow(s) * ONE as i128,
+        }
+    }
+
+    #[inline]
+    fn apply(&self, total: Points) -> i64 {
+        let num = self.intercept + self.slope * total as i128;
+        // Round half away from zero.
+        let q = (2 * num.abs() + self.denom) / (2 * self.denom);
+        let r = if num < 0 { -q } else { q };
+        r.clamp(0, 1000) as i64
+    }
+}
+
+/// One top reason: the variable's index in the model and its points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    pub var: u16,
+    pub points: Points,
+}
+
+impl Reason {
+    pub const NONE: Reason = Reason {
+        var: u16::MAX,
+        points: 0,
+    };
+
+    pub fn is_none(&self) -> bool {
+        self.var == u16::MAX
+    }
+}
+
+/// What to compute besides the totals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want {
+    /// Points of every variable (`points[var][row]`).
+    pub points: bool,
+    /// The top-3 reasons per row.
+    pub reasons: bool,
+}
+
+/// Scores of a table under one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scores {
+    /// Base points + the variables' points (fixed-point, see [`crate::points`]).
+    pub total: Vec<Points>,
+    /// Rows where a variable found no bin for its value (e.g. a missing value
+    /// and no missing bin): their total is not a score. `None`: every row scored.
+    pub unscored: Option<Vec<bool>>,
+    /// Risk score 0–1000.
+    pub risk: Vec<i16>,
+    /// Class index (A = 0 … D = 3) by the model's cut-offs; empty when the
+    /// model has none.
+    pub class: Vec<u8>,
+    pub points: Option<Vec<Vec<Points>>>,
+    pub reasons: Option<Vec<[Reason; 3]>>,
+}
+
+impl Scores {
+    pub fn len(&self) -> usize {
+        self.total.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total.is_empty()
+    }
+
+    pub fn class_of(&self, row: usize) -> Option<Class> {
+        self.class.get(row).map(|&c| Class::from_index(c))
+    }
+
+    pub fn is_scored(&self, row: usize) -> bool {
+        self.unscored.as_ref().is_none_or(|u| !u[row])
+    }
+}
+
+fn series<'a>(
+    df: &'a DataFrame,
+    m: &Model,
+    v: &Variable,
+    name: &str,
+) -> Result<&'a Series, BindError> {
+    df.column(name)
+        .map(|c| c.as_materialized_series())
+        .map_err(|_| BindError::MissingColumn {
+            model: m.id.clone(),
+            var: v.name.clone(),
+            line: v.line,
+            column: name.to_owned(),
+        })
+}
+
+fn wrong(m: &Model, v: &Variable, column: &str, dtype: &DataType, why: &'static str) -> BindError {
+    BindError::WrongType {
+        model: m.id.clone(),
+        var: v.name.clone(),
+        line: v.line,
+        column: column.to_owned(),
+        dtype: dtype.to_string(),
+        why,
+    }
+}
+
+fn int_column(
+    df: &DataFrame,
+    m: &Model,
+    v: &Variable,
+    name: &str,
+) -> Result<Int64Chunked, BindError> {
+    let s = series(df, m, v, name)?;
+    let dt = s.dtype();
+    if !(dt.is_integer() || dt.is_bool()) {
+        return Err(wrong(m, v, name, dt, "is not an integer column"));
+    }
+    Ok(s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
+}
+
+fn numeric_column(df: &DataFrame, m: &Model, v: &Variable, name: &str) -> Result<Data, BindError> {
+    let s = series(df, m, v, name)?;
+    let dt = s.dtype();
+    if dt.is_integer() || dt.is_bool() {
+        Ok(Data::I64(
+            s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned(),
+        ))
+    } else if dt.is_float() {
+        Ok(Data::F64(
+            s.cast(&DataType::Float64)?.f64()?.rechunk().into_owned(),
+        ))
+    } else {
+        Err(wrong(
+            m,
+            v,
+            name,
+            dt,
+            "is not numeric, but the variable has numeric bins",
+        ))
+    }
+}
+
+/// Materialises a derived input (`a / b`, `a + b`, `a - b`).
+fn derived(df: &DataFrame, m: &Model, v: &Variable) -> Result<Data, BindError> {
+    match &v.input {
+        Input::Column(c) => {
+            if v.is_categorical() {
+                let s = series(df, m, v, c)?;
+                let dt = s.dtype();
+                if dt.is_integer() || dt.is_bool() {
+                    Ok(Data::I64(
+                        s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned(),
+                    ))
+                } else if dt.is_string() {
+                    Ok(Data::Str(s.str()?.rechunk().into_owned()))
+                } else if dt.is_categorical() || dt.is_enum() {
+                    Ok(Data::Str(
+                        s.cast(&DataType::String)?.str()?.rechunk().into_owned(),
+                    ))
+                } else {
+                    Err(wrong(
+                        m,
+                        v,
+                        c,
+                        dt,
+                        "cannot hold categorical values (integers or strings)",
+                    ))
+                }
+            } else {
+                numeric_column(df, m, v, c)
+            }
+        }
+        Input::Ratio(a, b) => {
+            let (a, b) = (numeric_column(df, m, v, a)?, numeric_column(df, m, v, b)?);
+            let f = |d: &Data, i: usize| -> Option<f64> {
+                match d {
+                    Data::I64(c) => c.get(i).map(|x| x as f64),
+                    Data::F64(c) => c.get(i),
+                    Data::Str(_) => None,
+                }
+            };
+            let n = df.height();
+            let out: Float64Chunked = (0..n)
+                .map(|i| match (f(&a, i), f(&b, i)) {
+                    (Some(x), Some(y)) if y != 0.0 => Some(x / y),
+                    _ => None,
+                })
+                .collect();
+            Ok(Data::F64(out.with_name(v.name.as_str().into())))
+        }
+        Input::Sum(cols) => {
+            let cs = cols
+                .iter()
+                .map(|c| int_column(df, m, v, c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut acc = cs[0].clone();
+            for c in &cs[1..] {
+                acc = &acc + c;
+            }
+            Ok(Data::I64(acc.rechunk().into_owned()))
+        }
+        Input::Diff(a, b) => {
+            let d = &int_column(df, m, v, a)? - &int_column(df, m, v, b)?;
+            Ok(Data::I64(d.rechunk().into_owned()))
+        }
+    }
+}
+
+/// Turns sorted `[lo, hi)` bins into the first bin's points and, per inner
+/// edge, the change in points when a value reaches it.
+fn ranges(v: &Variable) -> (Points, Vec<f64>, Vec<Points>) {
+    let mut r: Vec<(f64, Points)> = v
+        .bins
+        .iter()
+        .filter_map(|b| match b.kind {
+            BinKind::Range { lo, .. } => Some((
+                match lo {
+                    End::NegInf => f64::NEG_INFINITY,
+                    End::At(x) => x,
+                    End::PosInf => f64::INFINITY,
+                },
+                b.points,
+            )),
+            _ => None,
+        })
+        .collect();
+    r.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let first = r.first().map_or(0, |x| x.1);
+    let edges = r.iter().skip(1).map(|x| x.0).collect();
+    let deltas = r.windows(2).map(|w| w[1].1 - w[0].1).collect();
+    (first, edges, deltas)
+}
+
+impl<'m> Bound<'m> {
+    /// Binds `model` to `df`: every variable's column must exist with a
+    /// usable type.
+    pub fn new(model: &'m Model, df: &DataFrame) -> Result<Bound<'m>, BindError> {
+        let mut vars = Vec::with_capacity(model.variables.len());
+        for v in &model.variables {
+            let data = derived(df, model, v)?;
+            let missing = v.missing_bin().map(|b| b.points);
+            let other = v
+                .bins
+                .iter()
+                .find(|b| b.kind == BinKind::Else)
+                .map(|b| b.points);
+            let rule = if v.is_categorical() {
+                let values = v.bins.iter().filter_map(|b| match &b.kind {
+                    BinKind::Values(vs) => Some(vs.iter().map(move |x| (x, b.points))),
+                    _ => None,
+                });
+                match &data {
+                    Data::I64(_) => {
+                        let mut table = Vec::new();
+                        for (x, p) in values.flatten() {
+                            match x {
+                                Value::Int(i) => table.push((*i, p)),
+                                Value::Str(s) => match s.parse::<i64>() {
+                                    Ok(i) => table.push((i, p)),
+                                    Err(_) => {
+                                        return Err(wrong(
+                                            model,
+                                            v,
+                                            &v.input.to_string(),
+                                            &DataType::Int64,
+                                            "holds integers but the bins list strings",
+                                        ))
+                                    }
+                                },
+                            }
+                        }
+                        Rule::IntValues { table, other }
+                    }
+                    _ => {
+                        let table = values.flatten().map(|(x, p)| (x.to_string(), p)).collect();
+                        Rule::StrValues { table, other }
+                    }
+                }
+            } else {
+                let (first, edges, deltas) = ranges(v);
+                match &data {
+                    Data::I64(_) => Rule::IntRange {
+                        first,
+                        // ⌈e⌉, saturating: an edge beyond i64 is never reached.
+                        edges: edges
+                            .iter()
+                            .map(|e| e.ceil().clamp(-9.2e18, 9.2e18) as i64)
+                            .collect(),
+                        deltas,
+                    },
+                    _ => Rule::FloatRange {
+                        first,
+                        edges,
+                        deltas,
+                    },
+                }
+            };
+            vars.push(BoundVar {
+                data,
+                rule,
+                missing,
+            });
+        }
+        Ok(Bound {
+            model,
+            vars,
+            rows: df.height(),
+            risk: RiskMap::new(model),
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Scores every row, in parallel over blocks.
+    pub fn score(&self, want: Want) -> Scores {
+        let n = self.rows;
+        let nv = self.vars.len();
+        let mut total = vec![0 as Points; n];
+        let mut unscored = vec![false; n];
+        let mut risk = vec![0i16; n];
+        let has_classes = self.model.classes.is_some();
+        let mut class = if has_classes {
+            vec![0u8; n]
+        } else {
+            Vec::new()
+        };
+        let mut points: Vec<Vec<Points>> = if want.points {
+            vec![vec![0; n]; nv]
+        } else {
+            Vec::new()
+        };
+        let mut reasons = if want.reasons {
+            vec![[Reason::NONE; 3]; n]
+        } else {
+            Vec::new()
+        };
+
+        // Split the outputs into per-block pieces so blocks run in parallel
+        // without sharing anything mutable.
+        let mut point_blocks: Vec<Vec<&mut [Points]>> = (0..n.div_ceil(BLOCK))
+            .map(|_| Vec::with_capacity(nv))
+            .collect();
+        for col in points.iter_mut() {
+            for (b, chunk) in col.chunks_mut(BLOCK).enumerate() {
+                point_blocks[b].push(chunk);
+            }
+        }
+        let mut reason_blocks: Vec<Option<&mut [[Reason; 3]]>> =
+            (0..n.div_ceil(BLOCK)).map(|_| None).collect();
+        for (b, chunk) in reasons.chunks_mut(BLOCK).enumerate() {
+            reason_blocks[b] = Some(chunk);
+        }
+        let mut class_blocks: Vec<Option<&mut [u8]>> =
+            (0..n.div_ceil(BLOCK)).map(|_| None).collect();
+        for (b, chunk) in class.chunks_mut(BLOCK).enumerate() {
+            class_blocks[b] = Some(chunk);
+        }
+
+        total
+            .par_chunks_mut(BLOCK)
+            .zip(unscored.par_chunks_mut(BLOCK))
+            .zip(risk.par_chunks_mut(BLOCK))
+            .zip(class_blocks.par_iter_mut())
+            .zip(point_blocks.par_iter_mut())
+            .zip(reason_blocks.par_iter_mut())
+            .enumerate()
+            .for_each(|(b, (((((tot, uns), rsk), cls), pts), rea))| {
+                let start = b * BLOCK;
+                self.score_block(start, tot, uns, pts, rea.as_deref_mut());
+                for (r, t) in rsk.iter_mut().zip(tot.iter()) {
+                    *r = self.risk.apply(*t) as i16;
+                }
+                if let (Some(c), Some(cut)) = (cls.as_deref_mut(), self.model.classes) {
+                    for (c, r) in c.iter_mut().zip(rsk.iter()) {
+                        *c = cut.class(i64::from(*r)) as u8;
+                    }
+                }
+            });
+        let any_unscored = unscored.iter().any(|&u| u);
+        Scores {
+            total,
+            unscored: any_unscored.then_some(unscored),
+            risk,
+            class,
+            points: want.points.then_some(points),
+            reasons: want.reasons.then_some(reasons),
+        }
+    }
+
+    fn score_block(
+        &self,
+        start: usize,
+        total: &mut [Points],
+        unscored: &mut [bool],
+        points: &mut [&mut [Points]],
+        reasons: Option<&mut [[Reason; 3]]>,
+    ) {
+        let len = total.len();
+        total.fill(self.model.base_points);
+        let mut scratch = [0 as Points; BLOCK];
+        let want_each = !points.is_empty() || reasons.is_some();
+        let mut per_var: Vec<[Points; BLOCK]> = if reasons.is_some() {
+            vec![[0; BLOCK]; self.vars.len()]
+        } else {
+            Vec::new()
+        };
+        for (vi, v) in self.vars.iter().enumerate() {
+            let out = &mut scratch[..len];
+            v.points(start, out, unscored);
+            for (t, p) in total.iter_mut().zip(out.iter()) {
+                *t += *p;
+            }
+            if want_each {
+                if let Some(col) = points.get_mut(vi) {
+                    col.copy_from_slice(out);
+                }
+                if let Some(pv) = per_var.get_mut(vi) {
+                    pv[..len].copy_from_slice(out);
+                }
+            }
+        }
+        if let Some(rs) = reasons {
+            let risk = self.model.direction == Direction::Risk;
+            for (i, r) in rs.iter_mut().enumerate() {
+                *r = top3(per_var.iter().map(|pv| pv[i]), risk);
+            }
+        }
+    }
+}
+
+/// The three variables that pushed a row most towards risk: on a risk card
+/// the most points (only positive ones: a variable giving no points added no
+/// risk), on a credit card the fewest; ties go to the earlier variable.
+fn top3(points: impl Iterator<Item = Points>, risk: bool) -> [Reason; 3] {
+    let mut top = [Reason::NONE; 3];
+    for (i, p) in points.enumerate() {
+        let key = if risk { p } else { -p };
+        if risk && p <= 0 {
+            continue;
+        }
+        // Strictly better than slot k: earlier variables win ties.
+        let better = |r: &Reason| r.is_none() || key > if risk { r.points } else { -r.points };
+        if better(&top[2]) {
+            let cand = Reason {
+                var: i as u16,
+                points: p,
+            };
+            if better(&top[0]) {
+                top = [cand, top[0], top[1]];
+            } else if better(&top[1]) {
+                top = [top[0], cand, top[1]];
+            } else {
+                top[2] = cand;
+            }
+        }
+    }
+    top
+}
+
+impl BoundVar {
+    /// Writes the points of rows `start..start + out.len()` into `out`;
+    /// marks rows whose value has no bin.
+    fn points(&self, start: usize, out: &mut [Points], unscored: &mut [bool]) {
+        let end = start + out.len();
+        match (&self.data, &self.rule) {
+            (
+                Data::I64(c),
+                Rule::IntRange {
+                    first,
+                    edges,
+                    deltas,
+                },
+            ) => {
+                let arr = c.downcast_as_array();
+                let x = &arr.values().as_slice()[start..end];
+                int_ranges(x, *first, edges, deltas, out);
+                if let Some(valid) = arr.validity().filter(|v| v.unset_bits() > 0) {
+                    self.patch_missing(|i| valid.get_bit(i), start, out, unscored);
+                }
+            }
+            (
+                Data::F64(c),
+                Rule::FloatRange {
+                    first,
+                    edges,
+                    deltas,
+                },
+            ) => {
+                let arr = c.downcast_as_array();
+                let x = &arr.values().as_slice()[start..end];
+                for (o, &v) in out.iter_mut().zip(x) {
+                    let mut p = *first;
+                    for (e, d) in edges.iter().zip(deltas) {
+                        p += if v >= *e { *d } else { 0 };
+                    }
+                    *o = p;
+                }
+                let valid = arr.validity();
+                for (i, (&v, o)) in x.iter().zip(out.iter_mut()).enumerate() {
+                    let present = valid.is_none_or(|b| b.get_bit(start + i));
+                    if !present || v.is_nan() {
+                        match self.missing {
+                            Some(p) => *o = p,
+                            None => {
+                                *o = 0;
+                                unscored[i] = true;
+                            }
+                        }
+                    }
+                }
+            }
+            (Data::I64(c), Rule::IntValues { table, other }) => {
+                let arr = c.downcast_as_array();
+                let x = &arr.values().as_slice()[start..end];
+                for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+                    match table
+                        .iter()
+                        .find(|(k, _)| *k == v)
+                        .map(|(_, p)| *p)
+                        .or(*other)
+                    {
+                        Some(p) => *o = p,
+                        None => {
+                            *o = 0;
+                            unscored[i] = true;
+                        }
+                    }
+                }
+                if let Some(valid) = arr.validity().filter(|v| v.unset_bits() > 0) {
+                    self.patch_missing(|i| valid.get_bit(i), start, out, unscored);
+                }
+            }
+            (Data::Str(c), Rule::StrValues { table, other }) => {
+                let arr = c.downcast_as_array();
+                for (i, o) in out.iter_mut().enumerate() {
+                    let p = match arr.get(start + i) {
+                        None => self.missing,
+                        Some(s) => table.get(s).copied().or(*other),
+                    };
+                    match p {
+                        Some(p) => *o = p,
+                        None => {
+                            *o = 0;
+                            unscored[i] = true;
+                        }
+                    }
+                }
+            }
+            // Bind pairs every data kind with its rule; other pairs cannot occur.
+            _ => {
+                out.fill(0);
+                unscored.iter_mut().for_each(|u| *u = true);
+            }
+        }
+    }
+
+    /// Overwrites null rows with the missing bin's points, or marks them.
+    fn patch_missing(
+        &self,
+        is_valid: impl Fn(usize) -> bool,
+        start: usize,
+        out: &mut [Points],
+        unscored: &mut [bool],
+    ) {
+        for (i, o) in out.iter_mut().enumerate() {
+            if !is_valid(start + i) {
+                match self.missing {
+                    Some(p) => *o = p,
+                    None => {
+                        *o = 0;
+                        unscored[i] = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `out[i] = first + Σ_k (x[i] ≥ edges[k]) · deltas[k]`, specialised for
+/// small edge counts so the inner loop unrolls and the outer one vectorises.
+fn int_ranges(x: &[i64], first: Points, edges: &[i64], deltas: &[Points], out: &mut [Points]) {
+    macro_rules! fixed {
+        ($k:literal) => {{
+            let e: [i64; $k] = edges.try_into().unwrap_or([i64::MAX; $k]);
+            let d: [Points; $k] = deltas.try_into().unwrap_or([0; $k]);
+            for (o, &v) in out.iter_mut().zip(x) {
+                let mut p = first;
+                for k in 0..$k {
+                    p += if v >= e[k] { d[k] } else { 0 };
+                }
+                *o = p;
+            }
+        }};
+    }
+    match edges.len() {
+        0 => out.fill(first),
+        1 => fixed!(1),
+        2 => fixed!(2),
+        3 => fixed!(3),
+        4 => fixed!(4),
+        5 => fixed!(5),
+        6 => fixed!(6),
+        _ => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                let mut p = first;
+                for (e, d) in edges.iter().zip(deltas) {
+                    p += if v >= *e { *d } else { 0 };
+                }
+                *o = p;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn risk_map_matches_decimal_arithmetic() {
+        let text = |i: &str, s: &str| {
+            format!(
+                "[model]\nid = \"t\"\ndirection = \"credit\"\n[scale]\nintercept = {i}\nslope = {s}\n[[variable]]\nfeature = \"x\"\nbins = [{{ range = \"[-inf, inf)\", points = 0 }}]\n"
+            )
+        };
+        for (i, s) in [("1000", "-1"), ("1200.5", "-1.25"), ("900", "-0.5")] {
+            let m = Model::parse(&text(i, s), "t").expect("valid");
+            let r = RiskMap::new(&m);
+            for total in [
+                -5_000_000i64,
+                0,
+                1,
+                4_999,
+                5_000,
+                5_001,
+                2_000_000,
+                8_500_000,
+                12_345_678,
+                99_999_999,
+            ] {
+                assert_eq!(
+                    r.apply(total),
+                    m.risk_score(total),
+                    "intercept {i} slope {s} total {total}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn top3_orders_and_breaks_ties_by_variable_order() {
+        let r = top3([5, 0, 9, 5, -3, 9].into_iter(), true);
+        assert_eq!(r.map(|x| x.var), [2, 5, 0]);
+        let c = top3([5, 0, 9, 5, -3, 9].into_iter(), false);
+        assert_eq!(c.map(|x| x.var), [4, 1, 0]);
+        let none = top3([0, -1].into_iter(), true);
+        assert!(none.iter().all(Reason::is_none));
+    }
+}
