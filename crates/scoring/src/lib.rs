@@ -8,12 +8,14 @@
 //! scoring as polars expressions, the reference the fast path is tested
 //! against; [`import`] reads scorecards written by analysts' tools.
 
+pub mod evaluate;
 pub mod expr;
 pub mod kernel;
 pub mod model;
 pub mod points;
 pub mod policy;
 
+pub use evaluate::{evaluate, Evaluation, FieldEval};
 pub use kernel::{BindError, Bound, Reason, Scores, Want};
 pub use model::{Class, Cutoffs, Direction, Model, ModelError};
 pub use policy::{Field, Override, Policy};

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod output;
 mod pipeline;
+mod scores;
 
 #[derive(Debug, Parser)]
 #[command(

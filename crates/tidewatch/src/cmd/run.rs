@@ -13,13 +13,15 @@ use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use clap::Args;
 use serde::Serialize;
-use tidewatch_ingest::{ndjson, SourcePos};
+use tidewatch_ingest::{ndjson, DeadLetter, SourcePos};
 use tidewatch_model::codes::{ZHOUSHAN_REGIONS, ZHOUSHAN_ZONES};
 use tidewatch_model::Family;
+use tidewatch_scoring::{Class, Policy};
 use tidewatch_state::FeatureTable;
 
 use crate::output;
 use crate::pipeline::{IngestStats, Pipeline};
+use crate::scores;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -33,6 +35,9 @@ pub struct RunArgs {
     /// The as-of date for windows and date checks (default: the seeds' own).
     #[arg(long)]
     as_of: Option<NaiveDate>,
+    /// Directory with policy.toml and the models it names.
+    #[arg(long, default_value = "pipelines")]
+    pipelines: PathBuf,
 }
 
 /// `out/summary.json`.
@@ -45,6 +50,11 @@ struct Summary {
     rejected_total: u64,
     entities_by_region: BTreeMap<String, RegionCount>,
     entities_by_zone: BTreeMap<String, RegionCount>,
+    model_versions: BTreeMap<&'static str, String>,
+    classes: scores::Distribution,
+    /// Present when a model changed since the previous run's scores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class_migration: Option<scores::Migration>,
     timings_ms: BTreeMap<&'static str, u128>,
 }
 
@@ -78,12 +88,15 @@ fn resolve_as_of(flag: Option<NaiveDate>, seeds: &Path) -> anyhow::Result<NaiveD
         .with_context(|| format!("{}: as_of {s:?} is not a YYYY-MM-DD date", meta.display()))
 }
 
-pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let t0 = Instant::now();
-    let as_of = resolve_as_of(a.as_of, &a.seeds)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let mut timings = BTreeMap::new();
+/// Loads the scoring policy and checks it against the feature catalogue.
+pub fn load_policy(dir: &Path) -> anyhow::Result<Policy> {
+    let policy = Policy::load(&dir.join("policy.toml"))?;
+    scores::check_policy(&policy)?;
+    Ok(policy)
+}
 
+/// Reads a seeds directory into entity state; returns the dead letters.
+pub fn ingest_seeds(seeds: &Path, as_of: NaiveDate) -> anyhow::Result<(Pipeline, Vec<DeadLetter>)> {
     let mut pipe = Pipeline::new(as_of);
     let mut dead = Vec::new();
     // Registrations first, as a live feed mostly delivers them; any order
@@ -93,7 +106,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         Family::Inspections,
         Family::Complaints,
     ] {
-        let path = a.seeds.join(format!("{}.ndjson", family.as_str()));
+        let path = seeds.join(format!("{}.ndjson", family.as_str()));
         let file = path.display().to_string();
         ndjson::for_each_line(&path, |line, bytes| {
             let pos = SourcePos::File {
@@ -107,6 +120,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading {file}"))?;
     }
     dead.extend(pipe.finish());
+    Ok((pipe, dead))
+}
+
+pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let t0 = Instant::now();
+    let as_of = resolve_as_of(a.as_of, &a.seeds)?;
+    let policy = load_policy(&a.pipelines)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let mut timings = BTreeMap::new();
+    let (pipe, dead) = ingest_seeds(&a.seeds, as_of)?;
     timings.insert("ingest", t0.elapsed().as_millis());
 
     let t = Instant::now();
@@ -114,8 +137,24 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     timings.insert("features", t.elapsed().as_millis());
 
     let t = Instant::now();
+    let features = output::features_frame(&pipe.store, &table)?;
+    let cover = scores::coverage(&policy, &pipe.store);
+    let ev = scores::score_population(&policy, &features, &cover)?;
+    let mut scored = scores::scores_frame(&policy, &ev, &features, &table)?;
+    timings.insert("scoring", t.elapsed().as_millis());
+    let migration = scores::migration(&a.out.join("scores.parquet"), &scored, &ev)?;
+    let regions: Vec<String> = features
+        .column("region_code")?
+        .str()?
+        .iter()
+        .map(|r| r.unwrap_or("").to_owned())
+        .collect();
+    let classes = scores::distribution(&ev, &regions);
+
+    let t = Instant::now();
     output::write_features(&a.out.join("features.parquet"), &pipe.store, &table)?;
     output::write_dead_letters(&a.out.join("dead-letter.ndjson"), &dead)?;
+    scores::write_scores(&a.out, &mut scored)?;
     timings.insert("write", t.elapsed().as_millis());
 
     let mut by_region: BTreeMap<String, RegionCount> = BTreeMap::new();
@@ -147,6 +186,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         ingest: pipe.stats.clone(),
         entities_by_region: by_region,
         entities_by_zone: by_zone,
+        model_versions: policy.versions(),
+        classes,
+        class_migration: migration,
         timings_ms: timings,
     };
     let path = a.out.join("summary.json");
@@ -196,9 +238,67 @@ fn print_summary(s: &Summary, out: &Path) {
             println!("    {code} {}: {}", r.name, r.entities);
         }
     }
+    print_classes(s);
     println!(
-        "  wrote {}/features.parquet, dead-letter.ndjson, summary.json in {} ms",
+        "  wrote {}/features.parquet, scores.csv, scores.parquet, dead-letter.ndjson, summary.json in {} ms",
         out.display(),
         s.timings_ms.get("total").copied().unwrap_or(0)
     );
+}
+
+fn class_row(counts: &BTreeMap<String, u64>) -> String {
+    let total: u64 = counts.values().sum();
+    Class::ALL
+        .iter()
+        .map(|c| {
+            let n = counts.get(c.as_str()).copied().unwrap_or(0);
+            let pct = if total == 0 {
+                0.0
+            } else {
+                n as f64 * 100.0 / total as f64
+            };
+            format!("{c} {n:>5} ({pct:>4.1}%)")
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+fn print_classes(s: &Summary) {
+    println!("  risk classes by field (the class used for the field; entities covered)");
+    for (field, counts) in &s.classes.by_field {
+        println!("    {field:<20} {}", class_row(counts));
+    }
+    println!("  general risk classes by region");
+    for (code, counts) in &s.classes.by_region {
+        let name = ZHOUSHAN_REGIONS
+            .iter()
+            .find(|(c, _)| c == code)
+            .map_or("", |(_, n)| *n);
+        println!("    {code} {name}  {}", class_row(counts));
+    }
+    match &s.class_migration {
+        None => println!("  class migration: no previous scores to compare with"),
+        Some(m) if m.changed_models.is_empty() => {
+            println!("  class migration: models unchanged since the previous run")
+        }
+        Some(m) => {
+            for (field, (old, new)) in &m.changed_models {
+                println!("  class migration in {field}: model {old} -> {new} (rows: previous class, columns: new class)");
+                println!(
+                    "          {}",
+                    ["A", "B", "C", "D", "-"]
+                        .map(|c| format!("{c:>6}"))
+                        .join("")
+                );
+                if let Some(mat) = m.matrix.get(field) {
+                    for (old_c, row) in mat {
+                        let cells = ["A", "B", "C", "D", "-"]
+                            .map(|c| format!("{:>6}", row.get(c).copied().unwrap_or(0)))
+                            .join("");
+                        println!("      {old_c:>3} {cells}");
+                    }
+                }
+            }
+        }
+    }
 }

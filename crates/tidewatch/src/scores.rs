@@ -1,0 +1,331 @@
+//! Scores of the population: running the policy over the feature table,
+//! reasons in words, the scores files, class distributions and the class
+//! migration a model change causes.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+
+use anyhow::Context;
+use polars::prelude::*;
+use serde::Serialize;
+use tidewatch_model::Domain;
+use tidewatch_scoring::model::{Input, Variable};
+use tidewatch_scoring::points::Show;
+use tidewatch_scoring::{evaluate, Class, Evaluation, Policy, Reason, Want};
+use tidewatch_state::{EntityStore, Feature, FeatureTable, Unit, NULL};
+
+/// Checks a policy's models against the feature catalogue: every column a
+/// variable reads must be a feature, and a variable that can see a missing
+/// value (a nullable feature, a ratio) needs a missing bin.
+pub fn check_policy(policy: &Policy) -> anyhow::Result<()> {
+    for f in &policy.fields {
+        for v in &f.model.variables {
+            for c in v.input.columns() {
+                let Some(feat) = Feature::by_name(c) else {
+                    anyhow::bail!(
+                        "{}:{}: variable {:?} reads {c:?}, which is not a feature (see `tidewatch features`)",
+                        f.model.source,
+                        v.line,
+                        v.name
+                    );
+                };
+                let can_miss = feat.def().nullable || v.input.is_ratio();
+                if can_miss && v.missing_bin().is_none() {
+                    anyhow::bail!(
+                        "{}:{}: variable {:?} can see a missing value ({c:?}{}) but has no `missing = true` bin",
+                        f.model.source,
+                        v.line,
+                        v.name,
+                        if v.input.is_ratio() { " as a divisor" } else { " is nullable" }
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether each entity is in each field of the policy.
+pub fn coverage(policy: &Policy, store: &EntityStore) -> Vec<Vec<bool>> {
+    policy
+        .fields
+        .iter()
+        .map(|f| {
+            store
+                .entities()
+                .iter()
+                .map(|e| {
+                    e.registration()
+                        .is_some_and(|r| f.covers(&r.licences, Some(&r.industry_code)))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs the policy over the population with reasons.
+pub fn score_population(
+    policy: &Policy,
+    features: &DataFrame,
+    coverage: &[Vec<bool>],
+) -> anyhow::Result<Evaluation> {
+    Ok(evaluate(
+        policy,
+        features,
+        coverage,
+        Want {
+            points: false,
+            reasons: true,
+        },
+    )?)
+}
+
+/// A variable's value for one entity, from the feature table.
+pub fn variable_value(v: &Variable, table: &FeatureTable, row: usize) -> Option<f64> {
+    let get = |c: &str| {
+        Feature::by_name(c)
+            .map(|f| table.get(row, f))
+            .filter(|&x| x != NULL)
+    };
+    match &v.input {
+        Input::Column(c) => get(c).map(|x| x as f64),
+        Input::Ratio(a, b) => match (get(a), get(b)) {
+            (Some(x), Some(y)) if y != 0 => Some(x as f64 / y as f64),
+            _ => None,
+        },
+        Input::Sum(cs) => cs
+            .iter()
+            .map(|c| get(c))
+            .sum::<Option<i64>>()
+            .map(|x| x as f64),
+        Input::Diff(a, b) => Some((get(a)? - get(b)?) as f64),
+    }
+}
+
+/// A value in the words of its unit: yuan for money, days, yes/no.
+pub fn show_value(v: &Variable, value: Option<f64>) -> String {
+    let Some(x) = value else {
+        return "无记录".to_owned();
+    };
+    if v.input.is_ratio() {
+        return format!("{:.0}%", x * 100.0);
+    }
+    let unit = match &v.input {
+        Input::Column(c) => Feature::by_name(c).map(|f| f.def().unit),
+        _ => Some(Unit::Count),
+    };
+    match unit {
+        Some(Unit::Fen) => format!("{:.2}元", x / 100.0),
+        Some(Unit::Days) => format!("{x:.0}天"),
+        Some(Unit::Flag) => (if x != 0.0 { "是" } else { "否" }).to_owned(),
+        _ => format!("{x}"),
+    }
+}
+
+/// "label: value (+points)" for one reason, using the bin's own words when
+/// it has them.
+pub fn reason_text(v: &Variable, value: Option<f64>, points: i64) -> String {
+    let bin = match value {
+        None => v.missing_bin(),
+        Some(x) if v.is_categorical() => {
+            v.bin_for_value(&tidewatch_scoring::model::Value::Int(x as i64))
+        }
+        Some(x) => v.bin_for_number(x),
+    };
+    let sign = if points >= 0 { "+" } else { "" };
+    match bin.and_then(|b| b.reason.as_deref()) {
+        Some(r) => format!(
+            "{r}（{}：{}，{sign}{}分）",
+            v.label,
+            show_value(v, value),
+            Show(points)
+        ),
+        None => format!(
+            "{}：{}（{sign}{}分）",
+            v.label,
+            show_value(v, value),
+            Show(points)
+        ),
+    }
+}
+
+fn reasons_of(
+    policy: &Policy,
+    fi: usize,
+    ev: &Evaluation,
+    table: &FeatureTable,
+    row: usize,
+) -> String {
+    let model = &policy.fields[fi].model;
+    let Some(rs) = ev.fields[fi].scores.reasons.as_ref() else {
+        return String::new();
+    };
+    rs[row]
+        .iter()
+        .filter(|r: &&Reason| !r.is_none())
+        .map(|r| {
+            let v = &model.variables[r.var as usize];
+            reason_text(v, variable_value(v, table, row), r.points)
+        })
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+/// The scores frame: one row per entity, per field the risk score, the
+/// model's class, the class used for the field, reasons and model version.
+pub fn scores_frame(
+    policy: &Policy,
+    ev: &Evaluation,
+    features: &DataFrame,
+    table: &FeatureTable,
+) -> anyhow::Result<DataFrame> {
+    let n = features.height();
+    let mut cols: Vec<Column> = ["uscc", "name", "region_code", "zone", "industry_code"]
+        .iter()
+        .map(|c| features.column(c).cloned())
+        .collect::<Result<_, _>>()?;
+    for (fi, f) in ev.fields.iter().enumerate() {
+        let d = f.domain.as_str();
+        let cov = |r: usize| f.covered[r];
+        if f.domain != Domain::General {
+            cols.push(Column::new(
+                format!("{d}_covered").into(),
+                f.covered.clone(),
+            ));
+        }
+        let risk: Vec<Option<i64>> = (0..n)
+            .map(|r| cov(r).then(|| i64::from(f.scores.risk[r])))
+            .collect();
+        cols.push(Column::new(format!("{d}_risk_score").into(), risk));
+        let own: Vec<Option<&str>> = (0..n)
+            .map(|r| cov(r).then(|| f.scores.class_of(r).map_or("", |c| c.as_str())))
+            .collect();
+        cols.push(Column::new(format!("{d}_model_class").into(), own));
+        let class: Vec<Option<&str>> = f.class.iter().map(|c| c.map(Class::as_str)).collect();
+        cols.push(Column::new(format!("{d}_class").into(), class));
+        let reasons: Vec<Option<String>> = (0..n)
+            .map(|r| cov(r).then(|| reasons_of(policy, fi, ev, table, r)))
+            .collect();
+        cols.push(Column::new(format!("{d}_reasons").into(), reasons));
+        cols.push(Column::new(
+            format!("{d}_model_version").into(),
+            vec![f.model_version.as_str(); n],
+        ));
+    }
+    let overrides: Vec<Option<&str>> = ev
+        .override_applied
+        .iter()
+        .map(|o| o.map(|i| policy.overrides[i as usize].reason.as_str()))
+        .collect();
+    cols.push(Column::new("override".into(), overrides));
+    Ok(DataFrame::new(n, cols)?)
+}
+
+pub fn write_scores(dir: &Path, df: &mut DataFrame) -> anyhow::Result<()> {
+    let p = dir.join("scores.parquet");
+    let f = File::create(&p).with_context(|| format!("creating {}", p.display()))?;
+    ParquetWriter::new(f)
+        .finish(df)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", p.display()))?;
+    let p = dir.join("scores.csv");
+    let mut f = File::create(&p).with_context(|| format!("creating {}", p.display()))?;
+    CsvWriter::new(&mut f)
+        .finish(df)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", p.display()))?;
+    Ok(())
+}
+
+/// Class counts: `by_field[field][class]` and `by_region[region][class]`
+/// (general class).
+#[derive(Debug, Default, Serialize)]
+pub struct Distribution {
+    pub by_field: BTreeMap<String, BTreeMap<String, u64>>,
+    pub by_region: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+pub fn distribution(ev: &Evaluation, regions: &[String]) -> Distribution {
+    let mut d = Distribution::default();
+    for f in &ev.fields {
+        let m = d.by_field.entry(f.domain.as_str().to_owned()).or_default();
+        for c in Class::ALL {
+            m.insert(c.as_str().to_owned(), 0);
+        }
+        for c in f.class.iter().flatten() {
+            *m.entry(c.as_str().to_owned()).or_default() += 1;
+        }
+    }
+    if let Some(g) = ev.field(Domain::General) {
+        for (c, region) in g.class.iter().zip(regions) {
+            let m = d.by_region.entry(region.clone()).or_insert_with(|| {
+                Class::ALL
+                    .iter()
+                    .map(|c| (c.as_str().to_owned(), 0))
+                    .collect()
+            });
+            if let Some(c) = c {
+                *m.entry(c.as_str().to_owned()).or_default() += 1;
+            }
+        }
+    }
+    d
+}
+
+/// Old class × new class counts per field where the model changed since the
+/// previous run's `scores.parquet`.
+#[derive(Debug, Default, Serialize)]
+pub struct Migration {
+    /// Fields whose model version changed: old → new version.
+    pub changed_models: BTreeMap<String, (String, String)>,
+    /// `matrix[field][old class][new class]` over entities in both runs.
+    pub matrix: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+}
+
+/// Compares with the previous scores, if there are any.
+pub fn migration(
+    previous: &Path,
+    current: &DataFrame,
+    ev: &Evaluation,
+) -> anyhow::Result<Option<Migration>> {
+    let Ok(f) = File::open(previous) else {
+        return Ok(None);
+    };
+    let old = ParquetReader::new(f)
+        .finish()
+        .map_err(|e| anyhow::anyhow!("reading previous scores {}: {e}", previous.display()))?;
+    let mut m = Migration::default();
+    let old_uscc = old.column("uscc")?.str()?.clone();
+    let index: std::collections::HashMap<&str, usize> = old_uscc
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| u.map(|u| (u, i)))
+        .collect();
+    let cur_uscc = current.column("uscc")?.str()?.clone();
+    for f in &ev.fields {
+        let d = f.domain.as_str();
+        let (Ok(old_ver), Ok(old_class)) = (
+            old.column(&format!("{d}_model_version")),
+            old.column(&format!("{d}_class")),
+        ) else {
+            continue;
+        };
+        let old_ver = old_ver.str()?.get(0).unwrap_or("").to_owned();
+        if old_ver == f.model_version {
+            continue;
+        }
+        m.changed_models
+            .insert(d.to_owned(), (old_ver, f.model_version.clone()));
+        let old_class = old_class.str()?;
+        let mut mat: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for (r, u) in cur_uscc.iter().enumerate() {
+            let Some(&o) = u.and_then(|u| index.get(u)) else {
+                continue;
+            };
+            let old_c = old_class.get(o).unwrap_or("-").to_owned();
+            let new_c = f.class[r].map_or("-", Class::as_str).to_owned();
+            *mat.entry(old_c).or_default().entry(new_c).or_default() += 1;
+        }
+        m.matrix.insert(d.to_owned(), mat);
+    }
+    Ok(Some(m))
+}
