@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Run the one-shot job on the embedded default (files in, files out).
     Run(cmd::run::RunArgs),
+    /// Print one entity's scorecards line by line: why it is in its class.
+    Explain(cmd::explain::ExplainArgs),
     /// Check unified social credit codes (GB 32100-2015), one verdict per line.
     Uscc(cmd::uscc::UsccArgs),
     /// Generate a deterministic synthetic Zhoushan population and event streams.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::Run(a) => cmd::run::run(a),
         Command::Uscc(a) => cmd::uscc::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
         Command::Seed(a) => cmd::seed::run(a),
         Command::Features(a) => cmd::features::run(a),
     };

@@ -1,3 +1,4 @@
+pub mod explain;
 pub mod features;
 pub mod run;
 pub mod seed;

@@ -65,7 +65,7 @@ struct RegionCount {
 }
 
 /// The as-of date: the flag, else the seeds' `meta.json`.
-fn resolve_as_of(flag: Option<NaiveDate>, seeds: &Path) -> anyhow::Result<NaiveDate> {
+pub fn resolve_as_of(flag: Option<NaiveDate>, seeds: &Path) -> anyhow::Result<NaiveDate> {
     if let Some(d) = flag {
         return Ok(d);
     }
