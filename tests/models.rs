@@ -98,20 +98,43 @@ fn food_shop() -> HashMap<&'static str, Option<i64>> {
     ])
 }
 
-fn run(rows: &[HashMap<&str, Option<i64>>], food: &[bool]) -> (Policy, tidewatch_scoring::Evaluation) {
+fn run(
+    rows: &[HashMap<&str, Option<i64>>],
+    food: &[bool],
+) -> (Policy, tidewatch_scoring::Evaluation) {
     let p = policy();
     let df = frame(rows);
     let n = rows.len();
     let coverage: Vec<Vec<bool>> = p
         .fields
         .iter()
-        .map(|f| if f.domain == Domain::Food { food.to_vec() } else { vec![f.domain == Domain::General; n] })
+        .map(|f| {
+            if f.domain == Domain::Food {
+                food.to_vec()
+            } else {
+                vec![f.domain == Domain::General; n]
+            }
+        })
         .collect();
-    let ev = evaluate(&p, &df, &coverage, Want { points: true, reasons: true }).expect("evaluates");
+    let ev = evaluate(
+        &p,
+        &df,
+        &coverage,
+        Want {
+            points: true,
+            reasons: true,
+        },
+    )
+    .expect("evaluates");
     (p, ev)
 }
 
-fn points_of(p: &Policy, ev: &tidewatch_scoring::Evaluation, d: Domain, row: usize) -> HashMap<String, i64> {
+fn points_of(
+    p: &Policy,
+    ev: &tidewatch_scoring::Evaluation,
+    d: Domain,
+    row: usize,
+) -> HashMap<String, i64> {
     let fi = p.fields.iter().position(|f| f.domain == d).expect("field");
     let pts = ev.fields[fi].scores.points.as_ref().expect("points");
     p.fields[fi]
@@ -174,7 +197,14 @@ fn general_model_known_answers() {
         .iter()
         .map(|x| p.fields[0].model.variables[x.var as usize].name.as_str())
         .collect();
-    assert_eq!(names, ["heavy_penalties_36m", "penalties_36m", "repeat_violations_36m"]);
+    assert_eq!(
+        names,
+        [
+            "heavy_penalties_36m",
+            "penalties_36m",
+            "repeat_violations_36m"
+        ]
+    );
 
     // Never inspected (missing bins), certified, awarded, but on the
     // serious-violation list: 380 points is class C, the override makes it D.
@@ -193,7 +223,10 @@ fn general_model_known_answers() {
 
 #[test]
 fn food_model_and_combination() {
-    let (p, ev) = run(&[food_shop(), quiet(), listed_but_certified()], &[true, false, true]);
+    let (p, ev) = run(
+        &[food_shop(), quiet(), listed_but_certified()],
+        &[true, false, true],
+    );
     let f = points_of(&p, &ev, Domain::Food, 0);
     assert_eq!(f["food_inspections_24m"], 30);
     assert_eq!(f["food_problem_rate_24m"], 0, "missing ratio bin");
@@ -237,15 +270,29 @@ fn every_specialized_model_scores_its_field_block() {
         let row = HashMap::from([
             ("age_days", Some(4000)),
             ("entity_kind", Some(1)),
-            (Box::leak(format!("{pref}_inspections_24m").into_boxed_str()) as &str, Some(1)),
-            (Box::leak(format!("{pref}_penalties_36m").into_boxed_str()) as &str, Some(1)),
-            (Box::leak(format!("{pref}_failed_samplings_24m").into_boxed_str()) as &str, Some(1)),
+            (
+                Box::leak(format!("{pref}_inspections_24m").into_boxed_str()) as &str,
+                Some(1),
+            ),
+            (
+                Box::leak(format!("{pref}_penalties_36m").into_boxed_str()) as &str,
+                Some(1),
+            ),
+            (
+                Box::leak(format!("{pref}_failed_samplings_24m").into_boxed_str()) as &str,
+                Some(1),
+            ),
         ]);
         let (p, ev) = run(&[row], &[true]);
         let pts = points_of(&p, &ev, f.domain, 0);
         assert_eq!(pts[&format!("{pref}_inspections_24m")], 0, "{}", f.domain);
         assert_eq!(pts[&format!("{pref}_penalties_36m")], 90, "{}", f.domain);
-        assert_eq!(pts[&format!("{pref}_failed_samplings_24m")], 80, "{}", f.domain);
+        assert_eq!(
+            pts[&format!("{pref}_failed_samplings_24m")],
+            80,
+            "{}",
+            f.domain
+        );
         let fe = ev.field(f.domain).expect("field");
         assert_eq!(fe.scores.total[0], 270 * ONE, "{}", f.domain);
         assert_eq!(fe.scores.class_of(0), Some(Class::B), "{}", f.domain);

@@ -113,12 +113,17 @@ pub fn with_points(model: &Model, lf: LazyFrame) -> LazyFrame {
     let exprs: Vec<Expr> = model
         .variables
         .iter()
-        .map(|v| variable_points(v).alias(format!("{}_points", v.name)))
+        // Literals are dynamically typed; pin points to Int64 fixed-point.
+        .map(|v| {
+            variable_points(v)
+                .cast(DataType::Int64)
+                .alias(format!("{}_points", v.name))
+        })
         .collect();
     let total = model
         .variables
         .iter()
-        .fold(lit(model.base_points), |acc, v| {
+        .fold(lit(model.base_points).cast(DataType::Int64), |acc, v| {
             acc + col(format!("{}_points", v.name))
         })
         .alias("total_points");

@@ -43,7 +43,10 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         &policy,
         &features,
         &cover,
-        tidewatch_scoring::Want { points: true, reasons: true },
+        tidewatch_scoring::Want {
+            points: true,
+            reasons: true,
+        },
     )?;
     let e = pipe.store.entity(id);
     let reg = e.registration();
@@ -70,7 +73,10 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             model.source,
             model.version
         );
-        println!("  {:<34} {:<18} {:<22} {:>8}", "variable", "value", "bin", "points");
+        println!(
+            "  {:<34} {:<18} {:<22} {:>8}",
+            "variable", "value", "bin", "points"
+        );
         let pts = f.scores.points.as_ref();
         for (vi, v) in model.variables.iter().enumerate() {
             let value = scores::variable_value(v, &table, row);
@@ -91,9 +97,19 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let total = f.scores.total[row];
-        println!("  {:<34} {:<18} {:<22} {:>8}", "base points", "", "", Show(model.base_points));
+        println!(
+            "  {:<34} {:<18} {:<22} {:>8}",
+            "base points",
+            "",
+            "",
+            Show(model.base_points)
+        );
         println!("  {:<34} {:<18} {:<22} {:>8}", "total", "", "", Show(total));
-        let dir = if model.direction == Direction::Risk { "risk" } else { "credit" };
+        let dir = if model.direction == Direction::Risk {
+            "risk"
+        } else {
+            "credit"
+        };
         let own = f.scores.class_of(row);
         println!(
             "  risk score {} ({dir} card) → model class {}",
@@ -112,7 +128,10 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
                 f.domain
             );
         } else {
-            println!("  general class {}", f.class[row].map_or("-", Class::as_str));
+            println!(
+                "  general class {}",
+                f.class[row].map_or("-", Class::as_str)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
