@@ -10,6 +10,7 @@
 
 pub mod evaluate;
 pub mod expr;
+pub mod import;
 pub mod kernel;
 pub mod model;
 pub mod points;

@@ -34,6 +34,10 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Print one entity's scorecards line by line: why it is in its class.
     Explain(cmd::explain::ExplainArgs),
+    /// Import or check scorecard models.
+    Model(cmd::model::ModelArgs),
+    /// Apply a model to a table (CSV or Parquet) and write it with scores.
+    Score(cmd::score::ScoreArgs),
     /// Check unified social credit codes (GB 32100-2015), one verdict per line.
     Uscc(cmd::uscc::UsccArgs),
     /// Generate a deterministic synthetic Zhoushan population and event streams.
@@ -49,6 +53,8 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Uscc(a) => cmd::uscc::run(a),
         Command::Explain(a) => cmd::explain::run(a),
+        Command::Model(a) => cmd::model::run(a),
+        Command::Score(a) => cmd::score::run(a),
         Command::Seed(a) => cmd::seed::run(a),
         Command::Features(a) => cmd::features::run(a),
     };
