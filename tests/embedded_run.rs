@@ -16,6 +16,8 @@ fn run_on_seeds() -> (tempfile::TempDir, String) {
         .arg(seeds())
         .arg("--out")
         .arg(out.path())
+        .arg("--pipelines")
+        .arg(seeds().join("../pipelines"))
         .output()
         .expect("runs");
     let stdout = String::from_utf8(o.stdout).expect("utf-8");

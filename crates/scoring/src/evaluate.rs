@@ -45,11 +45,11 @@ impl Evaluation {
     }
 }
 
-/// Per-row class floor from the overrides, and which override set it.
-pub fn floors(
-    policy: &Policy,
-    df: &DataFrame,
-) -> Result<Vec<(Option<Class>, Option<u16>)>, PolarsError> {
+/// A row's class floor from the overrides, and which override set it.
+pub type Floor = (Option<Class>, Option<u16>);
+
+/// Per-row class floor from the overrides.
+pub fn floors(policy: &Policy, df: &DataFrame) -> Result<Vec<Floor>, PolarsError> {
     let n = df.height();
     let mut out = vec![(None, None); n];
     for (oi, o) in policy.overrides.iter().enumerate() {

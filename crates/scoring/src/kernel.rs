@@ -17,6 +17,12 @@ use crate::points::{Points, ONE};
 /// Rows per block: the block's accumulators stay in L1.
 const BLOCK: usize = 1024;
 
+/// Size of the direct lookup tables for small integer values.
+const SMALL: usize = 64;
+
+/// Marks "no bin" in a lookup table.
+const NO_BIN: Points = Points::MIN;
+
 /// Why a model cannot be applied to a table.
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
@@ -46,6 +52,11 @@ enum Data {
     I64(Int64Chunked),
     F64(Float64Chunked),
     Str(StringChunked),
+    /// `a / b` over integer columns, computed block by block (no copy).
+    RatioI64(Int64Chunked, Int64Chunked),
+    /// `a + b + …` (or `a - b`, with the signs) over integer columns,
+    /// computed block by block.
+    SumI64(Vec<(Int64Chunked, i64)>),
 }
 
 /// How a variable turns a value into points.
@@ -57,6 +68,9 @@ enum Rule {
         first: Points,
         edges: Vec<i64>,
         deltas: Vec<Points>,
+        /// Points of x for 0 ≤ x < 64, when every edge lies in 1..=64
+        /// (counts and flags): one load instead of a compare per edge.
+        small: Option<Box<[Points; SMALL]>>,
     },
     /// Numeric bins over floats.
     FloatRange {
@@ -68,6 +82,8 @@ enum Rule {
     IntValues {
         table: Vec<(i64, Points)>,
         other: Option<Points>,
+        /// Points of x for 0 ≤ x < 64 (`NO_BIN` where no bin takes it).
+        small: Box<[Points; SMALL]>,
     },
     /// Value sets over strings.
     StrValues {
@@ -119,6 +135,14 @@ impl RiskMap {
 
     #[inline]
     fn apply(&self, total: Points) -> i64 {
+        // Integer intercept and slope (every committed model): i64 maths
+        // and a division by a constant, unless the total is absurdly large.
+        if self.denom == ONE as i128 && total.unsigned_abs() < 1 << 40 {
+            let num = self.intercept as i64 + self.slope as i64 * total;
+            let q = (2 * num.abs() + ONE) / (2 * ONE);
+            let r = if num < 0 { -q } else { q };
+            return r.clamp(0, 1000);
+        }
         let num = self.intercept + self.slope * total as i128;
         // Round half away from zero.
         let q = (2 * num.abs() + self.denom) / (2 * self.denom);
@@ -284,37 +308,69 @@ fn derived(df: &DataFrame, m: &Model, v: &Variable) -> Result<Data, BindError> {
         }
         Input::Ratio(a, b) => {
             let (a, b) = (numeric_column(df, m, v, a)?, numeric_column(df, m, v, b)?);
-            let f = |d: &Data, i: usize| -> Option<f64> {
-                match d {
-                    Data::I64(c) => c.get(i).map(|x| x as f64),
-                    Data::F64(c) => c.get(i),
-                    Data::Str(_) => None,
-                }
-            };
-            let n = df.height();
-            let out: Float64Chunked = (0..n)
-                .map(|i| match (f(&a, i), f(&b, i)) {
-                    (Some(x), Some(y)) if y != 0.0 => Some(x / y),
-                    _ => None,
+            if let (Data::I64(a), Data::I64(b)) = (&a, &b) {
+                return Ok(Data::RatioI64(a.clone(), b.clone()));
+            }
+            // Missing (NaN) where either side is missing or the divisor is 0.
+            let (a, b) = (as_f64(&a), as_f64(&b));
+            let out: Vec<f64> = a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &y)| {
+                    if y != 0.0 && !y.is_nan() {
+                        x / y
+                    } else {
+                        f64::NAN
+                    }
                 })
                 .collect();
-            Ok(Data::F64(out.with_name(v.name.as_str().into())))
+            Ok(Data::F64(Float64Chunked::from_vec(
+                v.name.as_str().into(),
+                out,
+            )))
         }
-        Input::Sum(cols) => {
-            let cs = cols
-                .iter()
-                .map(|c| int_column(df, m, v, c))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut acc = cs[0].clone();
-            for c in &cs[1..] {
-                acc = &acc + c;
+        Input::Sum(cols) => Ok(Data::SumI64(
+            cols.iter()
+                .map(|c| int_column(df, m, v, c).map(|ca| (ca, 1)))
+                .collect::<Result<_, _>>()?,
+        )),
+        Input::Diff(a, b) => Ok(Data::SumI64(vec![
+            (int_column(df, m, v, a)?, 1),
+            (int_column(df, m, v, b)?, -1),
+        ])),
+    }
+}
+
+/// A numeric column as floats, NaN where missing.
+fn as_f64(d: &Data) -> Vec<f64> {
+    match d {
+        Data::I64(c) => {
+            let arr = c.downcast_as_array();
+            let mut out: Vec<f64> = arr.values().iter().map(|&x| x as f64).collect();
+            if let Some(valid) = arr.validity() {
+                for (i, o) in out.iter_mut().enumerate() {
+                    if !valid.get_bit(i) {
+                        *o = f64::NAN;
+                    }
+                }
             }
-            Ok(Data::I64(acc.rechunk().into_owned()))
+            out
         }
-        Input::Diff(a, b) => {
-            let d = &int_column(df, m, v, a)? - &int_column(df, m, v, b)?;
-            Ok(Data::I64(d.rechunk().into_owned()))
+        Data::F64(c) => {
+            let arr = c.downcast_as_array();
+            let mut out = arr.values().as_slice().to_vec();
+            if let Some(valid) = arr.validity() {
+                for (i, o) in out.iter_mut().enumerate() {
+                    if !valid.get_bit(i) {
+                        *o = f64::NAN;
+                    }
+                }
+            }
+            out
         }
+        Data::Str(c) => vec![f64::NAN; c.len()],
+        Data::RatioI64(a, _) => vec![f64::NAN; a.len()],
+        Data::SumI64(cs) => vec![f64::NAN; cs.first().map_or(0, |c| c.0.len())],
     }
 }
 
@@ -381,7 +437,17 @@ impl<'m> Bound<'m> {
                                 },
                             }
                         }
-                        Rule::IntValues { table, other }
+                        let mut small = Box::new([other.unwrap_or(NO_BIN); SMALL]);
+                        for (x, p) in &table {
+                            if (0..SMALL as i64).contains(x) {
+                                small[*x as usize] = *p;
+                            }
+                        }
+                        Rule::IntValues {
+                            table,
+                            other,
+                            small,
+                        }
                     }
                     _ => {
                         let table = values.flatten().map(|(x, p)| (x.to_string(), p)).collect();
@@ -391,15 +457,29 @@ impl<'m> Bound<'m> {
             } else {
                 let (first, edges, deltas) = ranges(v);
                 match &data {
-                    Data::I64(_) => Rule::IntRange {
-                        first,
+                    Data::I64(_) | Data::SumI64(_) => {
                         // ⌈e⌉, saturating: an edge beyond i64 is never reached.
-                        edges: edges
+                        let edges: Vec<i64> = edges
                             .iter()
                             .map(|e| e.ceil().clamp(-9.2e18, 9.2e18) as i64)
-                            .collect(),
-                        deltas,
-                    },
+                            .collect();
+                        let small =
+                            edges
+                                .iter()
+                                .all(|e| (1..=SMALL as i64).contains(e))
+                                .then(|| {
+                                    let mut t = Box::new([0 as Points; SMALL]);
+                                    let xs: Vec<i64> = (0..SMALL as i64).collect();
+                                    int_ranges(&xs, first, &edges, &deltas, &mut t[..]);
+                                    t
+                                });
+                        Rule::IntRange {
+                            first,
+                            edges,
+                            deltas,
+                            small,
+                        }
+                    }
                     _ => Rule::FloatRange {
                         first,
                         edges,
@@ -512,32 +592,74 @@ impl<'m> Bound<'m> {
         let len = total.len();
         total.fill(self.model.base_points);
         let mut scratch = [0 as Points; BLOCK];
-        let want_each = !points.is_empty() || reasons.is_some();
-        let mut per_var: Vec<[Points; BLOCK]> = if reasons.is_some() {
-            vec![[0; BLOCK]; self.vars.len()]
-        } else {
-            Vec::new()
-        };
+        let risk = self.model.direction == Direction::Risk;
+        // Each row's top three as the variables go by, struct-of-arrays:
+        // keys (points on a risk card, minus points on a credit card) and
+        // variable indexes. On a risk card the keys start at 0, so only
+        // positive points enter; ties keep the earlier variable (strict >).
+        let floor = if risk { 0 } else { Points::MIN };
+        let mut k = [[floor; BLOCK]; 3];
+        let mut w = [[u16::MAX; BLOCK]; 3];
+        let want_reasons = reasons.is_some();
         for (vi, v) in self.vars.iter().enumerate() {
             let out = &mut scratch[..len];
             v.points(start, out, unscored);
             for (t, p) in total.iter_mut().zip(out.iter()) {
                 *t += *p;
             }
-            if want_each {
-                if let Some(col) = points.get_mut(vi) {
-                    col.copy_from_slice(out);
-                }
-                if let Some(pv) = per_var.get_mut(vi) {
-                    pv[..len].copy_from_slice(out);
+            if let Some(col) = points.get_mut(vi) {
+                col.copy_from_slice(out);
+            }
+            if want_reasons {
+                let vi = vi as u16;
+                for (i, &p) in out.iter().enumerate() {
+                    let key = if risk { p } else { p.saturating_neg() };
+                    if key > k[2][i] {
+                        if key > k[0][i] {
+                            (k[2][i], w[2][i]) = (k[1][i], w[1][i]);
+                            (k[1][i], w[1][i]) = (k[0][i], w[0][i]);
+                            (k[0][i], w[0][i]) = (key, vi);
+                        } else if key > k[1][i] {
+                            (k[2][i], w[2][i]) = (k[1][i], w[1][i]);
+                            (k[1][i], w[1][i]) = (key, vi);
+                        } else {
+                            (k[2][i], w[2][i]) = (key, vi);
+                        }
+                    }
                 }
             }
         }
         if let Some(rs) = reasons {
-            let risk = self.model.direction == Direction::Risk;
             for (i, r) in rs.iter_mut().enumerate() {
-                *r = top3(per_var.iter().map(|pv| pv[i]), risk);
+                for j in 0..3 {
+                    r[j] = if w[j][i] == u16::MAX {
+                        Reason::NONE
+                    } else {
+                        Reason {
+                            var: w[j][i],
+                            points: if risk { k[j][i] } else { -k[j][i] },
+                        }
+                    };
+                }
             }
+        }
+    }
+}
+
+/// Offers variable `var` with `p` points to a row's top three (the
+/// reference the block loop's struct-of-arrays version is tested against).
+#[cfg(test)]
+fn offer(top: &mut [Reason; 3], var: u16, p: Points, risk: bool) {
+    let key = if risk { p } else { -p };
+    let better = |r: &Reason| r.is_none() || key > if risk { r.points } else { -r.points };
+    if better(&top[2]) {
+        let cand = Reason { var, points: p };
+        if better(&top[0]) {
+            *top = [cand, top[0], top[1]];
+        } else if better(&top[1]) {
+            *top = [top[0], cand, top[1]];
+        } else {
+            top[2] = cand;
         }
     }
 }
@@ -545,28 +667,14 @@ impl<'m> Bound<'m> {
 /// The three variables that pushed a row most towards risk: on a risk card
 /// the most points (only positive ones: a variable giving no points added no
 /// risk), on a credit card the fewest; ties go to the earlier variable.
+#[cfg(test)]
 fn top3(points: impl Iterator<Item = Points>, risk: bool) -> [Reason; 3] {
     let mut top = [Reason::NONE; 3];
     for (i, p) in points.enumerate() {
-        let key = if risk { p } else { -p };
         if risk && p <= 0 {
             continue;
         }
-        // Strictly better than slot k: earlier variables win ties.
-        let better = |r: &Reason| r.is_none() || key > if risk { r.points } else { -r.points };
-        if better(&top[2]) {
-            let cand = Reason {
-                var: i as u16,
-                points: p,
-            };
-            if better(&top[0]) {
-                top = [cand, top[0], top[1]];
-            } else if better(&top[1]) {
-                top = [top[0], cand, top[1]];
-            } else {
-                top[2] = cand;
-            }
-        }
+        offer(&mut top, i as u16, p, risk);
     }
     top
 }
@@ -583,13 +691,45 @@ impl BoundVar {
                     first,
                     edges,
                     deltas,
+                    small,
                 },
             ) => {
                 let arr = c.downcast_as_array();
                 let x = &arr.values().as_slice()[start..end];
-                int_ranges(x, *first, edges, deltas, out);
+                int_range_points(x, *first, edges, deltas, small.as_deref(), out);
                 if let Some(valid) = arr.validity().filter(|v| v.unset_bits() > 0) {
                     self.patch_missing(|i| valid.get_bit(i), start, out, unscored);
+                }
+            }
+            (
+                Data::SumI64(cols),
+                Rule::IntRange {
+                    first,
+                    edges,
+                    deltas,
+                    small,
+                },
+            ) => {
+                let mut x = [0i64; BLOCK];
+                let x = &mut x[..out.len()];
+                let mut any_null = false;
+                for (c, sign) in cols {
+                    let arr = c.downcast_as_array();
+                    for (s, &v) in x.iter_mut().zip(&arr.values().as_slice()[start..end]) {
+                        *s += sign * v;
+                    }
+                    any_null |= arr.validity().is_some_and(|v| v.unset_bits() > 0);
+                }
+                int_range_points(x, *first, edges, deltas, small.as_deref(), out);
+                if any_null {
+                    let valid = |i: usize| {
+                        cols.iter().all(|(c, _)| {
+                            c.downcast_as_array()
+                                .validity()
+                                .is_none_or(|v| v.get_bit(i))
+                        })
+                    };
+                    self.patch_missing(valid, start, out, unscored);
                 }
             }
             (
@@ -602,37 +742,60 @@ impl BoundVar {
             ) => {
                 let arr = c.downcast_as_array();
                 let x = &arr.values().as_slice()[start..end];
-                for (o, &v) in out.iter_mut().zip(x) {
-                    let mut p = *first;
-                    for (e, d) in edges.iter().zip(deltas) {
-                        p += if v >= *e { *d } else { 0 };
-                    }
-                    *o = p;
-                }
                 let valid = arr.validity();
-                for (i, (&v, o)) in x.iter().zip(out.iter_mut()).enumerate() {
-                    let present = valid.is_none_or(|b| b.get_bit(start + i));
-                    if !present || v.is_nan() {
-                        match self.missing {
-                            Some(p) => *o = p,
-                            None => {
-                                *o = 0;
-                                unscored[i] = true;
-                            }
-                        }
-                    }
-                }
+                let present = |i: usize| valid.is_none_or(|b| b.get_bit(start + i));
+                self.float_points(x, present, *first, edges, deltas, out, unscored);
             }
-            (Data::I64(c), Rule::IntValues { table, other }) => {
+            (
+                Data::RatioI64(a, b),
+                Rule::FloatRange {
+                    first,
+                    edges,
+                    deltas,
+                },
+            ) => {
+                let (a, b) = (a.downcast_as_array(), b.downcast_as_array());
+                let (xa, xb) = (
+                    &a.values().as_slice()[start..end],
+                    &b.values().as_slice()[start..end],
+                );
+                let mut x = [0f64; BLOCK];
+                let x = &mut x[..out.len()];
+                for ((r, &p), &q) in x.iter_mut().zip(xa).zip(xb) {
+                    *r = if q != 0 {
+                        p as f64 / q as f64
+                    } else {
+                        f64::NAN
+                    };
+                }
+                let (va, vb) = (a.validity(), b.validity());
+                let present = |i: usize| {
+                    va.is_none_or(|v| v.get_bit(start + i))
+                        && vb.is_none_or(|v| v.get_bit(start + i))
+                };
+                self.float_points(x, present, *first, edges, deltas, out, unscored);
+            }
+            (
+                Data::I64(c),
+                Rule::IntValues {
+                    table,
+                    other,
+                    small,
+                },
+            ) => {
                 let arr = c.downcast_as_array();
                 let x = &arr.values().as_slice()[start..end];
                 for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-                    match table
-                        .iter()
-                        .find(|(k, _)| *k == v)
-                        .map(|(_, p)| *p)
-                        .or(*other)
-                    {
+                    let hit = if (v as u64) < SMALL as u64 {
+                        Some(small[v as usize]).filter(|&p| p != NO_BIN)
+                    } else {
+                        table
+                            .iter()
+                            .find(|(k, _)| *k == v)
+                            .map(|(_, p)| *p)
+                            .or(*other)
+                    };
+                    match hit {
                         Some(p) => *o = p,
                         None => {
                             *o = 0;
@@ -668,6 +831,37 @@ impl BoundVar {
         }
     }
 
+    /// Points of float values over numeric bins; NaN or absent is missing.
+    #[allow(clippy::too_many_arguments)]
+    fn float_points(
+        &self,
+        x: &[f64],
+        present: impl Fn(usize) -> bool,
+        first: Points,
+        edges: &[f64],
+        deltas: &[Points],
+        out: &mut [Points],
+        unscored: &mut [bool],
+    ) {
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            if v.is_nan() || !present(i) {
+                match self.missing {
+                    Some(p) => *o = p,
+                    None => {
+                        *o = 0;
+                        unscored[i] = true;
+                    }
+                }
+                continue;
+            }
+            let mut p = first;
+            for (e, d) in edges.iter().zip(deltas) {
+                p += if v >= *e { *d } else { 0 };
+            }
+            *o = p;
+        }
+    }
+
     /// Overwrites null rows with the missing bin's points, or marks them.
     fn patch_missing(
         &self,
@@ -687,6 +881,35 @@ impl BoundVar {
                 }
             }
         }
+    }
+}
+
+/// Points of integer values over numeric bins: the lookup table for small
+/// values when there is one, else the compare-and-add form.
+fn int_range_points(
+    x: &[i64],
+    first: Points,
+    edges: &[i64],
+    deltas: &[Points],
+    small: Option<&[Points; SMALL]>,
+    out: &mut [Points],
+) {
+    match small {
+        Some(t) => {
+            // Beyond the table every edge (all in 1..=64) is passed, or, for
+            // a negative value, none is.
+            let last = first + deltas.iter().sum::<Points>();
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = if (v as u64) < SMALL as u64 {
+                    t[v as usize]
+                } else if v < 0 {
+                    first
+                } else {
+                    last
+                };
+            }
+        }
+        None => int_ranges(x, first, edges, deltas, out),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod kernel;
 pub mod model;
 pub mod points;
 pub mod policy;
+pub mod synth;
 
 pub use evaluate::{evaluate, Evaluation, FieldEval};
 pub use kernel::{BindError, Bound, Reason, Scores, Want};

@@ -121,9 +121,9 @@ proptest! {
         for (vi, v) in m.variables.iter().enumerate() {
             let col = out.column(&format!("{}_points", v.name)).expect("points").i64().expect("i64").clone();
             let fp = &fast.points.as_ref().expect("points")[vi];
-            for r in 0..rows.len() {
+            for (r, &f) in fp.iter().enumerate() {
                 match col.get(r) {
-                    Some(p) => prop_assert_eq!(fp[r], p, "var {} row {}", v.name, r),
+                    Some(p) => prop_assert_eq!(f, p, "var {} row {}", v.name, r),
                     None => prop_assert!(!fast.is_scored(r), "var {} row {}: no bin, but scored", v.name, r),
                 }
             }

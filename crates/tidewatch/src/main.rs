@@ -38,6 +38,8 @@ enum Command {
     Model(cmd::model::ModelArgs),
     /// Apply a model to a table (CSV or Parquet) and write it with scores.
     Score(cmd::score::ScoreArgs),
+    /// Measure the scoring core (prints entities/s and peak memory).
+    Bench(cmd::bench::BenchArgs),
     /// Check unified social credit codes (GB 32100-2015), one verdict per line.
     Uscc(cmd::uscc::UsccArgs),
     /// Generate a deterministic synthetic Zhoushan population and event streams.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(a),
         Command::Model(a) => cmd::model::run(a),
         Command::Score(a) => cmd::score::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::Seed(a) => cmd::seed::run(a),
         Command::Features(a) => cmd::features::run(a),
     };

@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod explain;
 pub mod features;
 pub mod model;
