@@ -57,6 +57,9 @@ enum Data {
     /// `a + b + …` (or `a - b`, with the signs) over integer columns,
     /// computed block by block.
     SumI64(Vec<(Int64Chunked, i64)>),
+    /// Points already looked up at bind time (string categories), with
+    /// `NO_BIN` where no bin takes the value.
+    Pre(Int64Chunked),
 }
 
 /// How a variable turns a value into points.
@@ -85,6 +88,8 @@ enum Rule {
         /// Points of x for 0 ≤ x < 64 (`NO_BIN` where no bin takes it).
         small: Box<[Points; SMALL]>,
     },
+    /// Points precomputed at bind time.
+    Pre,
     /// Value sets over strings.
     StrValues {
         table: PlHashMap<String, Points>,
@@ -288,7 +293,9 @@ fn derived(df: &DataFrame, m: &Model, v: &Variable) -> Result<Data, BindError> {
                         s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned(),
                     ))
                 } else if dt.is_string() {
-                    Ok(Data::Str(s.str()?.rechunk().into_owned()))
+                    // No rechunk: strings are turned into points chunk by
+                    // chunk at bind time (see `string_points`).
+                    Ok(Data::Str(s.str()?.clone()))
                 } else if dt.is_categorical() || dt.is_enum() {
                     Ok(Data::Str(
                         s.cast(&DataType::String)?.str()?.rechunk().into_owned(),
@@ -371,6 +378,7 @@ fn as_f64(d: &Data) -> Vec<f64> {
         Data::Str(c) => vec![f64::NAN; c.len()],
         Data::RatioI64(a, _) => vec![f64::NAN; a.len()],
         Data::SumI64(cs) => vec![f64::NAN; cs.first().map_or(0, |c| c.0.len())],
+        Data::Pre(c) => vec![f64::NAN; c.len()],
     }
 }
 
@@ -486,6 +494,14 @@ impl<'m> Bound<'m> {
                         deltas,
                     },
                 }
+            };
+            // String categories become points now, once per distinct view.
+            let (data, rule) = match (data, rule) {
+                (Data::Str(c), Rule::StrValues { table, other }) => (
+                    Data::Pre(string_points(&c, &table, other, missing)),
+                    Rule::Pre,
+                ),
+                x => x,
             };
             vars.push(BoundVar {
                 data,
@@ -807,6 +823,17 @@ impl BoundVar {
                     self.patch_missing(|i| valid.get_bit(i), start, out, unscored);
                 }
             }
+            (Data::Pre(c), Rule::Pre) => {
+                let x = &c.downcast_as_array().values().as_slice()[start..end];
+                for (i, (o, &p)) in out.iter_mut().zip(x).enumerate() {
+                    if p == NO_BIN {
+                        *o = 0;
+                        unscored[i] = true;
+                    } else {
+                        *o = p;
+                    }
+                }
+            }
             (Data::Str(c), Rule::StrValues { table, other }) => {
                 let arr = c.downcast_as_array();
                 for (i, o) in out.iter_mut().enumerate() {
@@ -882,6 +909,82 @@ impl BoundVar {
             }
         }
     }
+}
+
+// The arrow `Array` trait is not re-exported; its methods are reachable
+// through the `StaticArray` bound.
+fn nulls<A: StaticArray>(a: &A) -> usize {
+    a.null_count()
+}
+
+fn valid_at<A: StaticArray>(a: &A, i: usize) -> bool {
+    a.is_valid(i)
+}
+
+/// The low 64 bits of a string's 16-byte view: its length and first four
+/// bytes (zero-padded), the same for inline and buffered strings.
+fn view_key(s: &str) -> u64 {
+    let mut prefix = [0u8; 4];
+    let b = s.as_bytes();
+    let k = b.len().min(4);
+    prefix[..k].copy_from_slice(&b[..k]);
+    (b.len() as u64 & 0xffff_ffff) | (u64::from(u32::from_le_bytes(prefix)) << 32)
+}
+
+/// Rows per parallel task when turning strings into points.
+const STR_TASK: usize = 1 << 16;
+
+/// Points of every row of a string column, in parallel over row ranges.
+///
+/// Bins list a handful of categories, so instead of hashing every row's
+/// string, each row's view key (length and first four bytes, already in
+/// the view) picks the candidates, and one short compare confirms.
+fn string_points(
+    c: &StringChunked,
+    table: &PlHashMap<String, Points>,
+    other: Option<Points>,
+    missing: Option<Points>,
+) -> Int64Chunked {
+    let cands: Vec<(u64, &str, Points)> = table
+        .iter()
+        .map(|(s, p)| (view_key(s), s.as_str(), *p))
+        .collect();
+    let unknown = other.unwrap_or(NO_BIN);
+    let absent = missing.unwrap_or(NO_BIN);
+    let mut all = vec![0 as Points; c.len()];
+    let mut tasks: Vec<(&_, usize, &mut [Points])> = Vec::new();
+    let mut rest: &mut [Points] = &mut all;
+    for arr in c.downcast_iter() {
+        let mut off = 0;
+        while off < arr.len() {
+            let len = STR_TASK.min(arr.len() - off);
+            let (head, tail) = rest.split_at_mut(len);
+            tasks.push((arr, off, head));
+            rest = tail;
+            off += len;
+        }
+    }
+    tasks.into_par_iter().for_each(|(arr, off, out)| {
+        let views = arr.views();
+        let has_nulls = nulls(arr) > 0;
+        for (j, o) in out.iter_mut().enumerate() {
+            let i = off + j;
+            if has_nulls && !valid_at(arr, i) {
+                *o = absent;
+                continue;
+            }
+            let key = views[i].as_u128() as u64;
+            let mut p = unknown;
+            for (k, s, pts) in &cands {
+                if *k == key && arr.value(i) == *s {
+                    p = *pts;
+                    break;
+                }
+            }
+            *o = p;
+        }
+    });
+    Int64Chunked::from_vec(c.name().clone(), all)
 }
 
 /// Points of integer values over numeric bins: the lookup table for small

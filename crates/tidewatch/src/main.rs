@@ -6,6 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// polars allocates and frees large buffers constantly; the system allocator
+// hands them back to the kernel, which then zeroes fresh pages on every
+// reuse. mimalloc keeps them, as polars' own binaries do.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd;
 mod output;
 mod pipeline;

@@ -75,11 +75,14 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     let mut df = read_table(&a.input)?;
     let t_read = t0.elapsed();
     let t = Instant::now();
-    let scores = Bound::new(&model, &df)?.score(Want {
+    let bound = Bound::new(&model, &df)?;
+    tracing::info!(bind_ms = t.elapsed().as_millis() as u64, "bound the model");
+    let scores = bound.score(Want {
         points: a.points,
         reasons: false,
     });
     let n = scores.len();
+    tracing::info!(score_ms = t.elapsed().as_millis() as u64, "scored");
     let score: Vec<Option<f64>> = (0..n)
         .map(|r| scores.is_scored(r).then(|| to_f64(scores.total[r])))
         .collect();
@@ -104,8 +107,26 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
         cols.push(Column::new("risk_score".into(), risk));
         cols.push(Column::new("class".into(), class));
     }
+    // Give the new columns the input's chunk layout, so that writing does
+    // not realign (copy) every input column.
+    let lengths: Vec<usize> = df
+        .columns()
+        .first()
+        .map(|c| c.as_materialized_series().chunk_lengths().collect())
+        .unwrap_or_default();
     for c in cols {
-        df.with_column(c)?;
+        let s = c.as_materialized_series().rechunk();
+        let s = if lengths.len() > 1 {
+            match s.dtype() {
+                DataType::Float64 => s.f64()?.match_chunks(lengths.iter().copied()).into_series(),
+                DataType::Int16 => s.i16()?.match_chunks(lengths.iter().copied()).into_series(),
+                DataType::String => s.str()?.match_chunks(lengths.iter().copied()).into_series(),
+                _ => s,
+            }
+        } else {
+            s
+        };
+        df.with_column(s.into_column())?;
     }
     let t_score = t.elapsed();
     let t = Instant::now();
