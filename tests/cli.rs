@@ -105,3 +105,93 @@ fn run_without_as_of_explains_what_is_missing() {
     let err = String::from_utf8(out.stderr).expect("utf-8");
     assert!(err.contains("--as-of"), "{err}");
 }
+
+fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn feature_docs_match_the_catalogue() {
+    let out = tidewatch()
+        .args(["features", "--markdown"])
+        .output()
+        .expect("runs");
+    let table = String::from_utf8(out.stdout).expect("utf-8");
+    let doc = std::fs::read_to_string(repo().join("docs/features.md")).expect("docs/features.md");
+    assert!(
+        doc.contains(&table),
+        "docs/features.md is out of date: regenerate it with `tidewatch features --markdown`"
+    );
+}
+
+#[test]
+fn explain_prints_the_card_line_by_line() {
+    // The first registered entity of the seeds.
+    let seeds = repo().join("seeds");
+    let first = std::fs::read_to_string(seeds.join("credit-records.ndjson")).expect("seeds");
+    let uscc = first
+        .lines()
+        .find(|l| l.contains("\"kind\":\"registered\""))
+        .and_then(|l| l.split("\"uscc\":\"").nth(1))
+        .and_then(|r| r.get(..18))
+        .expect("a registration")
+        .to_owned();
+    let out = tidewatch()
+        .args(["explain", &uscc, "--seeds"])
+        .arg(&seeds)
+        .arg("--pipelines")
+        .arg(repo().join("pipelines"))
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with(&uscc));
+    assert!(text.contains("通用风险模型") && text.contains("sha256:"));
+    assert!(
+        text.contains("base points") && text.contains("total") && text.contains("general class")
+    );
+    // One line per variable of the general model.
+    assert!(
+        text.lines()
+            .filter(|l| l.contains('[') || l.contains('{'))
+            .count()
+            >= 35
+    );
+
+    let out = tidewatch()
+        .args(["explain", "9144030071526726XG", "--seeds"])
+        .arg(&seeds)
+        .arg("--pipelines")
+        .arg(repo().join("pipelines"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "an unknown entity is an error");
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(err.contains("not a registered entity"), "{err}");
+}
+
+#[test]
+fn a_malformed_model_is_refused_with_file_and_line() {
+    let d = tempfile::tempdir().expect("tmp");
+    let p = d.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "[model]\nid = \"x\"\n\n[[variable]]\nfeature = \"age_days\"\nbins = [\n  { range = \"[-inf, 10)\", points = 1 },\n  { range = \"[20, inf)\", points = 2 },\n]\n",
+    )
+    .expect("write");
+    let out = tidewatch()
+        .args(["model", "check"])
+        .arg(&p)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        err.contains("bad.toml:4:") && err.contains("gap between 10 and 20"),
+        "{err}"
+    );
+}
