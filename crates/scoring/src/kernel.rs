@@ -256,6 +256,11 @@ fn int_column(
     if !(dt.is_integer() || dt.is_bool()) {
         return Err(wrong(m, v, name, dt, "is not an integer column"));
     }
+    Ok(as_i64(s)?)
+}
+
+/// An integer or boolean series as one Int64 chunk.
+fn as_i64(s: &Series) -> PolarsResult<Int64Chunked> {
     Ok(s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
 }
 
@@ -263,9 +268,7 @@ fn numeric_column(df: &DataFrame, m: &Model, v: &Variable, name: &str) -> Result
     let s = series(df, m, v, name)?;
     let dt = s.dtype();
     if dt.is_integer() || dt.is_bool() {
-        Ok(Data::I64(
-            s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned(),
-        ))
+        Ok(Data::I64(as_i64(s)?))
     } else if dt.is_float() {
         Ok(Data::F64(
             s.cast(&DataType::Float64)?.f64()?.rechunk().into_owned(),
@@ -289,9 +292,7 @@ fn derived(df: &DataFrame, m: &Model, v: &Variable) -> Result<Data, BindError> {
                 let s = series(df, m, v, c)?;
                 let dt = s.dtype();
                 if dt.is_integer() || dt.is_bool() {
-                    Ok(Data::I64(
-                        s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned(),
-                    ))
+                    Ok(Data::I64(as_i64(s)?))
                 } else if dt.is_string() {
                     // No rechunk: strings are turned into points chunk by
                     // chunk at bind time (see `string_points`).

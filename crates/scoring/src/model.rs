@@ -306,17 +306,7 @@ pub struct Model {
 impl Model {
     /// Loads a model file.
     pub fn load(path: &Path) -> Result<Model, ModelError> {
-        let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| ModelError {
-            file: file.clone(),
-            line: 0,
-            message: format!("cannot read: {e}"),
-        })?;
-        let text = String::from_utf8(bytes).map_err(|_| ModelError {
-            file: file.clone(),
-            line: 0,
-            message: "not UTF-8".into(),
-        })?;
+        let (file, text) = read_text(path)?;
         Model::parse(&text, &file)
     }
 
@@ -462,8 +452,21 @@ fn list<'a>(it: impl Iterator<Item = &'a str>) -> String {
     it.collect::<Vec<_>>().join(", ")
 }
 
+/// Reads a pipelines file as UTF-8 text; returns its display name too.
+pub(crate) fn read_text(path: &Path) -> Result<(String, String), ModelError> {
+    let file = path.display().to_string();
+    let fail = |message: String| ModelError {
+        file: file.clone(),
+        line: 0,
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| fail("not UTF-8".into()))?;
+    Ok((file, text))
+}
+
 /// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')

@@ -11,7 +11,7 @@ use tidewatch_model::codes::Licence;
 use tidewatch_model::{Domain, IndustryCode};
 use toml::Spanned;
 
-use crate::model::{Class, Model, ModelError};
+use crate::model::{line_of, read_text, Class, Model, ModelError};
 
 /// A comparison in an override condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,12 +108,7 @@ pub struct Policy {
 impl Policy {
     /// Loads `policy.toml` and the models it names (paths relative to it).
     pub fn load(path: &Path) -> Result<Policy, ModelError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError {
-            file: file.clone(),
-            line: 0,
-            message: format!("cannot read: {e}"),
-        })?;
+        let (file, text) = read_text(path)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Policy::parse(&text, &file, &dir)
     }
@@ -121,11 +116,7 @@ impl Policy {
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Policy, ModelError> {
         let at = |offset: usize, message: String| ModelError {
             file: file.to_owned(),
-            line: text.as_bytes()[..offset.min(text.len())]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1,
+            line: line_of(text, offset),
             message,
         };
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
