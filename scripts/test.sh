@@ -23,4 +23,10 @@ step "cargo clippy (-D warnings)"
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --release --locked --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --release --locked --workspace 2>&1 | tee "$log"
+
+# One closing line for the whole run: the per-binary lines end with the
+# doc-tests, which have nothing to run.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntidewatch: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$log"
