@@ -29,6 +29,29 @@ pub struct ScoreArgs {
     /// Also write each variable's points as `<variable>_points`.
     #[arg(long)]
     points: bool,
+    /// Parquet compression of the output.
+    #[arg(long, value_enum, default_value_t = Compression::Zstd)]
+    compression: Compression,
+}
+
+/// Parquet output compression.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Compression {
+    Zstd,
+    Lz4,
+    Snappy,
+    None,
+}
+
+impl Compression {
+    fn parquet(self) -> ParquetCompression {
+        match self {
+            Compression::Zstd => ParquetCompression::Zstd(None),
+            Compression::Lz4 => ParquetCompression::Lz4Raw,
+            Compression::Snappy => ParquetCompression::Snappy,
+            Compression::None => ParquetCompression::Uncompressed,
+        }
+    }
 }
 
 fn ext(p: &Path) -> String {
@@ -54,7 +77,7 @@ pub fn read_table(p: &Path) -> anyhow::Result<DataFrame> {
     }
 }
 
-pub fn write_table(p: &Path, df: &mut DataFrame) -> anyhow::Result<()> {
+pub fn write_table(p: &Path, df: &mut DataFrame, compression: Compression) -> anyhow::Result<()> {
     let e = ext(p);
     if e != "csv" && e != "parquet" {
         bail!("{}: the output must be .csv or .parquet", p.display());
@@ -64,7 +87,10 @@ pub fn write_table(p: &Path, df: &mut DataFrame) -> anyhow::Result<()> {
         let mut f = f;
         CsvWriter::new(&mut f).finish(df)
     } else {
-        ParquetWriter::new(f).finish(df).map(|_| ())
+        ParquetWriter::new(f)
+            .with_compression(compression.parquet())
+            .finish(df)
+            .map(|_| ())
     };
     r.map_err(|e| anyhow::anyhow!("writing {}: {e}", p.display()))
 }
@@ -130,7 +156,7 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     }
     let t_score = t.elapsed();
     let t = Instant::now();
-    write_table(&a.out, &mut df)?;
+    write_table(&a.out, &mut df, a.compression)?;
     let t_write = t.elapsed();
     let total = t0.elapsed().as_secs_f64();
     eprintln!(
