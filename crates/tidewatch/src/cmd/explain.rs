@@ -27,6 +27,12 @@ pub struct ExplainArgs {
     pipelines: PathBuf,
 }
 
+/// Pads to a display width: Chinese characters take two columns.
+fn pad(s: &str, width: usize) -> String {
+    let w = unicode_width::UnicodeWidthStr::width(s);
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
 pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let uscc = Uscc::parse(&a.uscc).with_context(|| format!("{:?}", a.uscc))?;
     let as_of = resolve_as_of(a.as_of, &a.seeds)?;
@@ -74,8 +80,11 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             model.version
         );
         println!(
-            "  {:<34} {:<18} {:<22} {:>8}",
-            "variable", "value", "bin", "points"
+            "  {}{}{}{:>8}",
+            pad("variable", 40),
+            pad("value", 16),
+            pad("bin", 22),
+            "points"
         );
         let pts = f.scores.points.as_ref();
         for (vi, v) in model.variables.iter().enumerate() {
@@ -89,22 +98,20 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
                 Some(x) => v.bin_for_number(x),
             };
             println!(
-                "  {:<34} {:<18} {:<22} {:>8}",
-                v.label,
-                scores::show_value(v, value),
-                bin.map_or("-", |b| b.text.as_str()),
-                Show(p)
+                "  {}{}{}{:>8}",
+                pad(&v.label, 40),
+                pad(&scores::show_value(v, value), 16),
+                pad(bin.map_or("-", |b| b.text.as_str()), 22),
+                Show(p).to_string()
             );
         }
         let total = f.scores.total[row];
         println!(
-            "  {:<34} {:<18} {:<22} {:>8}",
-            "base points",
-            "",
-            "",
-            Show(model.base_points)
+            "  {}{:>8}",
+            pad("base points", 78),
+            Show(model.base_points).to_string()
         );
-        println!("  {:<34} {:<18} {:<22} {:>8}", "total", "", "", Show(total));
+        println!("  {}{:>8}", pad("total", 78), Show(total).to_string());
         let dir = if model.direction == Direction::Risk {
             "risk"
         } else {
