@@ -5,6 +5,7 @@
 //! decoding cannot. Nothing here does I/O; every other crate builds on these
 //! types.
 
+pub mod class;
 pub mod codes;
 pub mod event;
 pub mod money;
@@ -12,6 +13,7 @@ pub mod officer;
 pub mod reject;
 pub mod uscc;
 
+pub use class::{Class, ClassError};
 pub use codes::{Domain, IndustryCode, RegionCode, ResultCode, ZoneCode};
 pub use event::{CreditBody, CreditRecord, Event, Family};
 pub use money::Money;

@@ -53,66 +53,7 @@ pub struct Scale {
     pub slope: Decimal,
 }
 
-/// A risk class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Class {
-    A,
-    B,
-    C,
-    D,
-}
-
-impl Class {
-    pub const ALL: [Class; 4] = [Class::A, Class::B, Class::C, Class::D];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::A => "A",
-            Class::B => "B",
-            Class::C => "C",
-            Class::D => "D",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Class> {
-        match s {
-            "A" => Some(Class::A),
-            "B" => Some(Class::B),
-            "C" => Some(Class::C),
-            "D" => Some(Class::D),
-            _ => None,
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn from_index(i: u8) -> Class {
-        match i {
-            0 => Class::A,
-            1 => Class::B,
-            2 => Class::C,
-            _ => Class::D,
-        }
-    }
-
-    /// 信用风险低 / 一般 / 较高 / 高.
-    pub fn label(self) -> &'static str {
-        match self {
-            Class::A => "信用风险低",
-            Class::B => "信用风险一般",
-            Class::C => "信用风险较高",
-            Class::D => "信用风险高",
-        }
-    }
-}
-
-impl fmt::Display for Class {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use tidewatch_model::Class;
 
 /// Lowest risk score of classes B, C and D (A is everything below B).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -185,7 +185,7 @@ impl Policy {
                 .map(parse_condition)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|m| at(span.start, m))?;
-            let at_least = Class::parse(&o.at_least).ok_or_else(|| {
+            let at_least = Class::parse(&o.at_least).map_err(|_| {
                 at(
                     span.start,
                     format!("at_least {:?} is not a class A-D", o.at_least),
@@ -209,7 +209,7 @@ impl Policy {
                 ));
             }
             for (s, cell) in row.iter().enumerate() {
-                combination[g][s] = Class::parse(cell).ok_or_else(|| {
+                combination[g][s] = Class::parse(cell).map_err(|_| {
                     at(
                         span.start,
                         format!("combination: {cell:?} is not a class A-D"),
