@@ -812,13 +812,7 @@ impl BoundVar {
                             .map(|(_, p)| *p)
                             .or(*other)
                     };
-                    match hit {
-                        Some(p) => *o = p,
-                        None => {
-                            *o = 0;
-                            unscored[i] = true;
-                        }
-                    }
+                    put(o, &mut unscored[i], hit);
                 }
                 if let Some(valid) = arr.validity().filter(|v| v.unset_bits() > 0) {
                     self.patch_missing(|i| valid.get_bit(i), start, out, unscored);
@@ -827,31 +821,11 @@ impl BoundVar {
             (Data::Pre(c), Rule::Pre) => {
                 let x = &c.downcast_as_array().values().as_slice()[start..end];
                 for (i, (o, &p)) in out.iter_mut().zip(x).enumerate() {
-                    if p == NO_BIN {
-                        *o = 0;
-                        unscored[i] = true;
-                    } else {
-                        *o = p;
-                    }
+                    put(o, &mut unscored[i], Some(p).filter(|&p| p != NO_BIN));
                 }
             }
-            (Data::Str(c), Rule::StrValues { table, other }) => {
-                let arr = c.downcast_as_array();
-                for (i, o) in out.iter_mut().enumerate() {
-                    let p = match arr.get(start + i) {
-                        None => self.missing,
-                        Some(s) => table.get(s).copied().or(*other),
-                    };
-                    match p {
-                        Some(p) => *o = p,
-                        None => {
-                            *o = 0;
-                            unscored[i] = true;
-                        }
-                    }
-                }
-            }
-            // Bind pairs every data kind with its rule; other pairs cannot occur.
+            // Bind pairs every data kind with its rule (strings become
+            // `Pre`); other pairs cannot occur.
             _ => {
                 out.fill(0);
                 unscored.iter_mut().for_each(|u| *u = true);
@@ -873,13 +847,7 @@ impl BoundVar {
     ) {
         for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
             if v.is_nan() || !present(i) {
-                match self.missing {
-                    Some(p) => *o = p,
-                    None => {
-                        *o = 0;
-                        unscored[i] = true;
-                    }
-                }
+                put(o, &mut unscored[i], self.missing);
                 continue;
             }
             let mut p = first;
@@ -900,13 +868,7 @@ impl BoundVar {
     ) {
         for (i, o) in out.iter_mut().enumerate() {
             if !is_valid(start + i) {
-                match self.missing {
-                    Some(p) => *o = p,
-                    None => {
-                        *o = 0;
-                        unscored[i] = true;
-                    }
-                }
+                put(o, &mut unscored[i], self.missing);
             }
         }
     }
@@ -986,6 +948,19 @@ fn string_points(
         }
     });
     Int64Chunked::from_vec(c.name().clone(), all)
+}
+
+/// Writes a bin's points, or 0 and marks the row unscored when no bin took
+/// the value.
+#[inline]
+fn put(o: &mut Points, unscored: &mut bool, p: Option<Points>) {
+    match p {
+        Some(p) => *o = p,
+        None => {
+            *o = 0;
+            *unscored = true;
+        }
+    }
 }
 
 /// Points of integer values over numeric bins: the lookup table for small
