@@ -1,5 +1,7 @@
 //! Criterion benchmarks of the scoring kernel on the committed general
-//! model over a synthetic population (`cargo bench -p tidewatch-scoring`).
+//! model over a synthetic population: `cargo bench --workspace --bench score`
+//! (building the whole workspace keeps polars compiled with the features the
+//! binary uses; `-p` alone would rebuild it).
 //! The `tidewatch bench score` subcommand runs the same at 1 M and 10 M.
 
 use std::path::PathBuf;
