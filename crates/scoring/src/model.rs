@@ -218,6 +218,16 @@ impl Variable {
             .or_else(|| self.bins.iter().find(|b| b.kind == BinKind::Else))
     }
 
+    /// The bin a feature value falls in: the missing bin for `None`, the
+    /// value's set for a categorical variable (integer codes), else its range.
+    pub fn bin_for(&self, value: Option<f64>) -> Option<&Bin> {
+        match value {
+            None => self.missing_bin(),
+            Some(x) if self.is_categorical() => self.bin_for_value(&Value::Int(x as i64)),
+            Some(x) => self.bin_for_number(x),
+        }
+    }
+
     /// Largest and smallest points any bin gives.
     pub fn points_range(&self) -> (Points, Points) {
         let min = self.bins.iter().map(|b| b.points).min().unwrap_or(0);

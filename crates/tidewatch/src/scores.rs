@@ -48,20 +48,15 @@ pub fn check_policy(policy: &Policy) -> anyhow::Result<()> {
 
 /// Whether each entity is in each field of the policy.
 pub fn coverage(policy: &Policy, store: &EntityStore) -> Vec<Vec<bool>> {
-    policy
-        .fields
-        .iter()
-        .map(|f| {
-            store
-                .entities()
-                .iter()
-                .map(|e| {
-                    e.registration()
-                        .is_some_and(|r| f.covers(&r.licences, Some(&r.industry_code)))
-                })
-                .collect()
-        })
-        .collect()
+    let mut cover = vec![Vec::with_capacity(store.len()); policy.fields.len()];
+    for e in store.entities() {
+        // One registration lookup per entity, for every field.
+        let reg = e.registration();
+        for (f, c) in policy.fields.iter().zip(cover.iter_mut()) {
+            c.push(reg.is_some_and(|r| f.covers(&r.licences, Some(&r.industry_code))));
+        }
+    }
+    cover
 }
 
 /// Runs the policy over the population with reasons.
@@ -126,13 +121,7 @@ pub fn show_value(v: &Variable, value: Option<f64>) -> String {
 /// "label: value (+points)" for one reason, using the bin's own words when
 /// it has them.
 pub fn reason_text(v: &Variable, value: Option<f64>, points: i64) -> String {
-    let bin = match value {
-        None => v.missing_bin(),
-        Some(x) if v.is_categorical() => {
-            v.bin_for_value(&tidewatch_scoring::model::Value::Int(x as i64))
-        }
-        Some(x) => v.bin_for_number(x),
-    };
+    let bin = v.bin_for(value);
     let sign = if points >= 0 { "+" } else { "" };
     match bin.and_then(|b| b.reason.as_deref()) {
         Some(r) => format!(

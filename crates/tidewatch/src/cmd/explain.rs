@@ -90,13 +90,7 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         for (vi, v) in model.variables.iter().enumerate() {
             let value = scores::variable_value(v, &table, row);
             let p = pts.map_or(0, |p| p[vi][row]);
-            let bin = match value {
-                None => v.missing_bin(),
-                Some(x) if v.is_categorical() => {
-                    v.bin_for_value(&tidewatch_scoring::model::Value::Int(x as i64))
-                }
-                Some(x) => v.bin_for_number(x),
-            };
+            let bin = v.bin_for(value);
             println!(
                 "  {}{}{}{:>8}",
                 pad(&v.label, 40),
