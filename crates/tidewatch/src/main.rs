@@ -13,9 +13,9 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cmd;
-mod output;
-mod pipeline;
-mod scores;
+
+// The engine's modules, under the names the subcommands use.
+use tidewatch_engine::{output, pipeline, scores};
 
 #[derive(Debug, Parser)]
 #[command(
