@@ -7,8 +7,10 @@
 
 pub mod compute;
 pub mod features;
+pub mod live;
 pub mod store;
 
 pub use compute::{entity_row, FeatureTable};
+pub use live::LiveTable;
 pub use features::{Dimension, Feature, FeatureDef, Unit, FEATURES, NULL, N_FEATURES};
 pub use store::{Applied, Entity, EntityId, EntityStore};
