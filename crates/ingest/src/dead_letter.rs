@@ -35,6 +35,57 @@ impl std::fmt::Display for SourcePos {
     }
 }
 
+/// Anything that can say where a record came from. A source hands the
+/// ingest step one per record; it is turned into a [`SourcePos`] only for a
+/// record that is held or rejected, so a source need not build a `String`
+/// per record.
+pub trait Locate {
+    fn locate(&self) -> SourcePos;
+}
+
+impl Locate for SourcePos {
+    fn locate(&self) -> SourcePos {
+        self.clone()
+    }
+}
+
+/// A line of a named file, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileLine<'a> {
+    pub file: &'a str,
+    pub line: u64,
+}
+
+impl Locate for FileLine<'_> {
+    fn locate(&self) -> SourcePos {
+        SourcePos::File {
+            file: self.file.to_owned(),
+            line: self.line,
+        }
+    }
+}
+
+/// A record as a batch of the ingest step takes it: family, bytes (borrowed
+/// or owned) and where it came from, e.g. `(Family, &[u8], SourcePos)` or
+/// `(Family, Vec<u8>, FileLine)`.
+pub trait Record: Sync {
+    fn family(&self) -> Family;
+    fn bytes(&self) -> &[u8];
+    fn source(&self) -> SourcePos;
+}
+
+impl<B: AsRef<[u8]> + Sync, S: Locate + Sync> Record for (Family, B, S) {
+    fn family(&self) -> Family {
+        self.0
+    }
+    fn bytes(&self) -> &[u8] {
+        self.1.as_ref()
+    }
+    fn source(&self) -> SourcePos {
+        self.2.locate()
+    }
+}
+
 /// One line of `dead-letter.ndjson` (or one record of the dead-letter topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {

@@ -10,7 +10,20 @@ use tidewatch_model::event::{Complaint, CreditRecord, Inspection};
 use tidewatch_model::{validate, Event, Family, RejectReason, Rejection};
 
 /// Decodes one record of `family` without the as-of checks.
+///
+/// Records in the plain form take the fast path ([`crate::fast`]); the rest,
+/// and every record that is rejected, are decoded by serde, which alone
+/// decides the reason and the message.
 pub fn decode(family: Family, bytes: &[u8]) -> Result<Event, Rejection> {
+    match crate::fast::decode(family, bytes) {
+        Some(e) => Ok(e),
+        None => decode_with_serde(family, bytes),
+    }
+}
+
+/// The reference decoder: serde_json into the model's types. [`decode`]
+/// gives the same answer for every input, faster.
+pub fn decode_with_serde(family: Family, bytes: &[u8]) -> Result<Event, Rejection> {
     // serde would accept `42` or `[]` as far as "invalid type"; a record that
     // is not an object is malformed, not a wrong value.
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {

@@ -7,7 +7,8 @@
 
 pub mod dead_letter;
 pub mod decode;
+mod fast;
 pub mod ndjson;
 
-pub use dead_letter::{DeadLetter, SourcePos};
-pub use decode::{decode, decode_and_validate};
+pub use dead_letter::{DeadLetter, FileLine, Locate, Record, SourcePos};
+pub use decode::{decode, decode_and_validate, decode_with_serde};

@@ -34,10 +34,25 @@ pub enum UsccError {
     BadCheck { expected: char, found: char },
 }
 
+/// Value of each byte in [`ALPHABET`], `NONE` for bytes outside it: every
+/// event carries a code, so this is on the decoding hot path.
+const VALUES: [u8; 256] = {
+    let mut t = [NONE; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+const NONE: u8 = u8::MAX;
+
 /// The value (0–30) of a code character, or `None` when it is not in the alphabet.
 pub fn char_value(c: u8) -> Option<u32> {
-    // A 128-entry table would be faster; this is not on a hot path.
-    ALPHABET.iter().position(|&a| a == c).map(|p| p as u32)
+    match VALUES[c as usize] {
+        NONE => None,
+        v => Some(u32::from(v)),
+    }
 }
 
 /// The check character for the first 17 characters of a code.
@@ -63,6 +78,20 @@ pub struct Uscc([u8; LEN]);
 impl Uscc {
     /// Parses and checks a code.
     pub fn parse(s: &str) -> Result<Self, UsccError> {
+        // The common case first: 18 alphabet bytes with the right check
+        // character. Anything else takes the path below, which names the error.
+        if let Ok(b) = <&[u8; LEN]>::try_from(s.as_bytes()) {
+            let mut sum = 0u32;
+            let mut ok = true;
+            for (&c, w) in b[..17].iter().zip(WEIGHTS) {
+                let v = VALUES[c as usize];
+                ok &= v != NONE;
+                sum += u32::from(v) * w;
+            }
+            if ok && ALPHABET[((31 - sum % 31) % 31) as usize] == b[17] {
+                return Ok(Uscc(*b));
+            }
+        }
         let n = s.chars().count();
         if n != LEN {
             return Err(UsccError::WrongLength { len: n });

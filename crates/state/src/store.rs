@@ -7,12 +7,40 @@
 //! undone. Histories are short (a handful of events per entity per year), so
 //! recomputing an entity's features from them is cheap.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::LazyLock;
 
+use foldhash::{fast, quality};
+use hashbrown::hash_table::{Entry, HashTable};
 use tidewatch_model::event::Registration;
 use tidewatch_model::{Event, Family, RejectReason, Rejection, Uscc};
+
+/// The store's hash seeds: foldhash, several times faster than the standard
+/// SipHash on short keys, seeded once per process from the standard
+/// library's random keys, so keys (event ids, codes) cannot be chosen in
+/// advance to collide. No answer depends on the seeds: a hash collision
+/// costs a comparison, except in the 64-bit content digest, as before.
+static SEEDS: LazyLock<(fast::FixedState, quality::FixedState)> = LazyLock::new(|| {
+    let keys = RandomState::new();
+    (
+        fast::FixedState::with_seed(keys.hash_one(1u8)),
+        quality::FixedState::with_seed(keys.hash_one(2u8)),
+    )
+});
+
+/// The hasher of the store's maps and of event ids.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seeded;
+
+impl BuildHasher for Seeded {
+    type Hasher = fast::FoldHasher;
+    fn build_hasher(&self) -> Self::Hasher {
+        SEEDS.0.build_hasher()
+    }
+}
+
+type Map<K, V> = HashMap<K, V, Seeded>;
 
 /// Dense entity index (row of the feature table).
 pub type EntityId = u32;
@@ -48,26 +76,136 @@ pub enum Applied {
     Duplicate,
 }
 
+/// An event with the hashes [`EntityStore::apply_prepared`] needs. Making
+/// one is pure and costs about as much as hashing the event, so a caller
+/// that decodes in parallel makes it there and leaves the store's single
+/// thread only the lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    event: Event,
+    /// Content digest, to tell an exact repeat from a conflicting one.
+    digest: u64,
+    /// Hash of the event id, for the seen-table.
+    id_hash: u32,
+}
+
+impl Prepared {
+    pub fn new(event: Event) -> Self {
+        let digest = SEEDS.1.hash_one(&event);
+        let id_hash = id_hash(event.event_id());
+        Prepared {
+            event,
+            digest,
+            id_hash,
+        }
+    }
+
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+}
+
+fn id_hash(id: &str) -> u32 {
+    (Seeded.hash_one(id) >> 32) as u32
+}
+
+/// The event ids of one family seen so far, with their content digests.
+/// Ids live end to end in one buffer rather than one allocation each; a
+/// table entry is 24 bytes and keeps a 32-bit hash so growing the table
+/// never reads the ids again.
+#[derive(Debug, Default)]
+struct Seen {
+    table: HashTable<SeenId>,
+    ids: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeenId {
+    digest: u64,
+    start: u64,
+    len: u32,
+    hash: u32,
+}
+
+/// Spreads a 32-bit id hash over the 64 bits the table uses (bucket from
+/// the low bits, tag from the high ones).
+fn table_hash(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+impl Seen {
+    /// The digest first recorded for `id`, recording `digest` if `id` is new.
+    fn first_digest(&mut self, id: &str, hash: u32, digest: u64) -> Option<u64> {
+        let ids = &self.ids;
+        let same = |e: &SeenId| {
+            e.hash == hash
+                && ids.get(e.start as usize..e.start as usize + e.len as usize)
+                    == Some(id.as_bytes())
+        };
+        match self
+            .table
+            .entry(table_hash(hash), same, |e| table_hash(e.hash))
+        {
+            Entry::Occupied(o) => Some(o.get().digest),
+            Entry::Vacant(v) => {
+                let start = self.ids.len() as u64;
+                self.ids.extend_from_slice(id.as_bytes());
+                // Ids longer than 4 GiB cannot arrive in one record.
+                let len = u32::try_from(id.len()).unwrap_or(u32::MAX);
+                v.insert(SeenId {
+                    digest,
+                    start,
+                    len,
+                    hash,
+                });
+                None
+            }
+        }
+    }
+}
+
+/// The seen-ids are split in two by the top bit of the id hash (the table
+/// buckets use the low bits), so that [`EntityStore::apply_batch`] checks a
+/// batch's ids on two threads; an id's outcome depends only on earlier
+/// events with the same id, which are in the same half.
+const SHARDS: usize = 2;
+
+fn shard(id_hash: u32) -> usize {
+    (id_hash >> 31) as usize
+}
+
 /// All entities, their histories, and the events waiting for a registration.
 #[derive(Debug, Default)]
 pub struct EntityStore {
-    index: HashMap<Uscc, EntityId>,
+    index: Map<Uscc, EntityId>,
     entities: Vec<Entity>,
-    /// Content digest per event id, per family, to tell exact duplicates
-    /// from conflicting ones.
-    seen: [HashMap<Box<str>, u64>; 3],
+    /// Event ids per shard and family, to tell exact duplicates from
+    /// conflicting ones.
+    seen: [[Seen; 3]; SHARDS],
     /// Events for entities not registered yet, with the caller's tag.
-    held: HashMap<Uscc, Vec<(Event, u64)>>,
+    held: Map<Uscc, Vec<(Event, u64)>>,
     held_count: usize,
     /// Entities changed since the last [`EntityStore::take_dirty`].
     dirty: Vec<EntityId>,
     is_dirty: Vec<bool>,
 }
 
-fn digest(e: &Event) -> u64 {
-    let mut h = DefaultHasher::new();
-    e.hash(&mut h);
-    h.finish()
+/// The outcome for an event whose id was seen before, `first` being the
+/// digest recorded then; `None` for a new id.
+fn repeat(p: &Prepared, first: Option<u64>) -> Option<Result<Applied, Rejection>> {
+    let d = first?;
+    Some(if d == p.digest {
+        Ok(Applied::Duplicate)
+    } else {
+        Err(Rejection::new(
+            RejectReason::ConflictingDuplicate,
+            format!(
+                "event_id {:?} was already received in {} with different content",
+                p.event.event_id(),
+                p.event.family().as_str()
+            ),
+        ))
+    })
 }
 
 fn family_slot(f: Family) -> usize {
@@ -89,39 +227,123 @@ impl EntityStore {
     /// Errors only with `conflicting_duplicate`: the event id was seen before
     /// with different content. The first version stays applied.
     pub fn apply(&mut self, event: Event, tag: u64) -> Result<Applied, Rejection> {
-        let d = digest(&event);
-        match self.seen[family_slot(event.family())].entry(event.event_id().into()) {
-            Entry::Occupied(o) => {
-                return if *o.get() == d {
-                    Ok(Applied::Duplicate)
-                } else {
-                    Err(Rejection::new(
-                        RejectReason::ConflictingDuplicate,
-                        format!(
-                            "event_id {:?} was already received in {} with different content",
-                            event.event_id(),
-                            event.family().as_str()
-                        ),
-                    ))
-                };
+        self.apply_prepared(Prepared::new(event), tag)
+    }
+
+    /// [`EntityStore::apply`] for an event whose hashes are already made.
+    pub fn apply_prepared(&mut self, p: Prepared, tag: u64) -> Result<Applied, Rejection> {
+        let first = self.seen[shard(p.id_hash)][family_slot(p.event.family())].first_digest(
+            p.event.event_id(),
+            p.id_hash,
+            p.digest,
+        );
+        if let Some(done) = repeat(&p, first) {
+            return done;
+        }
+        Ok(match self.target(&p.event) {
+            Some(id) => {
+                self.entities[id as usize].history.push(p.event);
+                Applied::Applied(id)
             }
-            Entry::Vacant(v) => {
-                v.insert(d);
+            None => {
+                self.hold(p.event, tag);
+                Applied::Held
+            }
+        })
+    }
+
+    /// Applies events in arrival order, with the tags `first_tag`,
+    /// `first_tag + 1`, …; a record rejected before the store keeps its
+    /// rejection (and its tag). Each outcome is exactly what
+    /// [`EntityStore::apply_prepared`] on each event in turn would give.
+    /// Empties `events`, keeping its allocation.
+    ///
+    /// Faster on a few thousand events than one at a time: the ids are
+    /// checked on two threads, one per half of the seen-ids, and the
+    /// histories are extended in a pass of their own, so that the cache
+    /// misses of different events overlap instead of queueing behind each
+    /// other.
+    pub fn apply_batch(
+        &mut self,
+        events: &mut Vec<Result<Prepared, Rejection>>,
+        first_tag: u64,
+    ) -> Vec<Result<Applied, Rejection>> {
+        // 1. Ids: the digest first recorded for each id seen before.
+        let evs = &*events;
+        let check = |seen: &mut [Seen; 3], half: usize| {
+            let mut repeats = Vec::new();
+            for (i, p) in evs.iter().enumerate() {
+                let Ok(p) = p else { continue };
+                if shard(p.id_hash) != half {
+                    continue;
+                }
+                let slot = &mut seen[family_slot(p.event.family())];
+                if let Some(d) = slot.first_digest(p.event.event_id(), p.id_hash, p.digest) {
+                    repeats.push((i, d));
+                }
+            }
+            repeats
+        };
+        let [s0, s1] = &mut self.seen;
+        let (r0, r1) = rayon::join(|| check(s0, 0), || check(s1, 1));
+        let mut first = vec![None; events.len()];
+        for (i, d) in r0.into_iter().chain(r1) {
+            first[i] = Some(d);
+        }
+        // 2. Where each new event goes, in arrival order: registrations
+        // create entities (releasing what was held for them), events of
+        // unknown entities are held.
+        let mut out = Vec::with_capacity(events.len());
+        let mut appended = Vec::with_capacity(events.len());
+        for ((r, first), tag) in events.drain(..).zip(first).zip(first_tag..) {
+            let p = match r {
+                Ok(p) => p,
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+            };
+            if let Some(done) = repeat(&p, first) {
+                out.push(done);
+                continue;
+            }
+            match self.target(&p.event) {
+                Some(id) => {
+                    out.push(Ok(Applied::Applied(id)));
+                    appended.push((id, p.event));
+                }
+                None => {
+                    self.hold(p.event, tag);
+                    out.push(Ok(Applied::Held));
+                }
             }
         }
+        // 3. Histories, in arrival order per entity.
+        for (id, event) in appended {
+            self.entities[id as usize].history.push(event);
+        }
+        out
+    }
+
+    /// The entity a new event belongs to, registered now if the event is
+    /// its registration, and marked changed; `None` while it is unknown.
+    fn target(&mut self, event: &Event) -> Option<EntityId> {
         let uscc = event.uscc();
         let id = match self.index.get(&uscc) {
             Some(&id) => id,
             None if event.registration().is_some() => self.insert(uscc),
-            None => {
-                self.held.entry(uscc).or_default().push((event, tag));
-                self.held_count += 1;
-                return Ok(Applied::Held);
-            }
+            None => return None,
         };
-        self.entities[id as usize].history.push(event);
         self.mark_dirty(id);
-        Ok(Applied::Applied(id))
+        Some(id)
+    }
+
+    fn hold(&mut self, event: Event, tag: u64) {
+        self.held
+            .entry(event.uscc())
+            .or_default()
+            .push((event, tag));
+        self.held_count += 1;
     }
 
     fn insert(&mut self, uscc: Uscc) -> EntityId {
