@@ -4,6 +4,9 @@
 //! sinks (files, Kafka, HTTP) live outside; this crate only touches the
 //! local filesystem for the fixed output files and checkpoints.
 
+pub mod checkpoint;
 pub mod output;
 pub mod pipeline;
+pub mod records;
 pub mod scores;
+pub mod stream;

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use polars::prelude::*;
 use tidewatch_ingest::DeadLetter;
-use tidewatch_state::{EntityStore, FeatureTable, FEATURES, NULL};
+use tidewatch_state::{Entity, EntityStore, FeatureTable, FEATURES, NULL};
 
 /// Writes `features.parquet`: identity columns, then one column per feature
 /// in catalogue order (missing values as nulls, money in fen).
@@ -26,13 +26,23 @@ pub fn write_features(
 
 /// The feature table as a polars frame.
 pub fn features_frame(store: &EntityStore, table: &FeatureTable) -> anyhow::Result<DataFrame> {
+    features_frame_of(store.entities(), table)
+}
+
+/// The frame of some entities: `table`'s rows are `entities`' rows, in the
+/// same order (the whole population, or a micro-batch gathered with
+/// [`FeatureTable::select`]).
+pub fn features_frame_of<'a>(
+    entities: impl IntoIterator<Item = &'a Entity>,
+    table: &FeatureTable,
+) -> anyhow::Result<DataFrame> {
     let n = table.rows();
     let mut uscc = Vec::with_capacity(n);
     let mut name = Vec::with_capacity(n);
     let mut region = Vec::with_capacity(n);
     let mut zone: Vec<Option<String>> = Vec::with_capacity(n);
     let mut industry = Vec::with_capacity(n);
-    for e in store.entities() {
+    for e in entities {
         uscc.push(e.uscc.to_string());
         let r = e.registration();
         name.push(r.map(|r| r.name.clone()).unwrap_or_default());
@@ -40,6 +50,11 @@ pub fn features_frame(store: &EntityStore, table: &FeatureTable) -> anyhow::Resu
         zone.push(r.and_then(|r| r.zone.map(|z| z.to_string())));
         industry.push(r.map(|r| r.industry_code.to_string()).unwrap_or_default());
     }
+    anyhow::ensure!(
+        uscc.len() == n,
+        "{} entities for {n} feature rows",
+        uscc.len()
+    );
     let mut cols: Vec<Column> = vec![
         Column::new("uscc".into(), uscc),
         Column::new("name".into(), name),

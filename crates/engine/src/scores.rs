@@ -13,7 +13,7 @@ use tidewatch_model::Domain;
 use tidewatch_scoring::model::{Input, Variable};
 use tidewatch_scoring::points::Show;
 use tidewatch_scoring::{evaluate, Class, Evaluation, Policy, Reason, Want};
-use tidewatch_state::{EntityStore, Feature, FeatureTable, Unit, NULL};
+use tidewatch_state::{Entity, EntityStore, Feature, FeatureTable, Unit, NULL};
 
 /// Checks a policy's models against the feature catalogue: every column a
 /// variable reads must be a feature, and a variable that can see a missing
@@ -48,8 +48,16 @@ pub fn check_policy(policy: &Policy) -> anyhow::Result<()> {
 
 /// Whether each entity is in each field of the policy.
 pub fn coverage(policy: &Policy, store: &EntityStore) -> Vec<Vec<bool>> {
-    let mut cover = vec![Vec::with_capacity(store.len()); policy.fields.len()];
-    for e in store.entities() {
+    coverage_of(policy, store.entities())
+}
+
+/// [`coverage`] of some entities, in their order.
+pub fn coverage_of<'a>(
+    policy: &Policy,
+    entities: impl IntoIterator<Item = &'a Entity>,
+) -> Vec<Vec<bool>> {
+    let mut cover = vec![Vec::new(); policy.fields.len()];
+    for e in entities {
         // One registration lookup per entity, for every field.
         let reg = e.registration();
         for (f, c) in policy.fields.iter().zip(cover.iter_mut()) {

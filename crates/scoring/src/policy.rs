@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use tidewatch_model::codes::Licence;
 use tidewatch_model::{Domain, IndustryCode};
 use toml::Spanned;
@@ -103,6 +104,10 @@ pub struct Policy {
     /// `combination[general][specialized]`.
     pub combination: [[Class; 4]; 4],
     pub source: String,
+    /// SHA-256 of the policy file and of every model version it uses (first
+    /// 16 hex characters): changes whenever anything that decides a score
+    /// or a class changes.
+    pub digest: String,
 }
 
 impl Policy {
@@ -217,11 +222,21 @@ impl Policy {
                 })?;
             }
         }
+        let mut h = Sha256::new();
+        h.update(text.as_bytes());
+        for f in &fields {
+            h.update(b"\0");
+            h.update(f.domain.as_str().as_bytes());
+            h.update(b"=");
+            h.update(f.model.version.as_bytes());
+        }
+        let digest = hex::encode(&h.finalize()[..8]);
         Ok(Policy {
             fields,
             overrides,
             combination,
             source: file.to_owned(),
+            digest,
         })
     }
 

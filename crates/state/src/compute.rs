@@ -42,6 +42,18 @@ impl FeatureTable {
         self.columns.iter().map(|c| c[row]).collect()
     }
 
+    /// The rows of `ids`, in that order, as a table of their own.
+    pub fn select(&self, ids: &[EntityId]) -> FeatureTable {
+        FeatureTable {
+            as_of: self.as_of,
+            columns: self
+                .columns
+                .iter()
+                .map(|c| ids.iter().map(|&i| c[i as usize]).collect())
+                .collect(),
+        }
+    }
+
     /// Computes every entity's features at `as_of`.
     pub fn compute(store: &EntityStore, as_of: NaiveDate) -> FeatureTable {
         let n = store.len();

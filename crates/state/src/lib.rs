@@ -11,6 +11,6 @@ pub mod live;
 pub mod store;
 
 pub use compute::{entity_row, FeatureTable};
-pub use live::LiveTable;
 pub use features::{Dimension, Feature, FeatureDef, Unit, FEATURES, NULL, N_FEATURES};
+pub use live::LiveTable;
 pub use store::{Applied, Entity, EntityId, EntityStore};

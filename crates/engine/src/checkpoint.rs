@@ -1,0 +1,399 @@
+//! Checkpoints: the engine's state and the input offsets it reflects,
+//! written together and atomically.
+//!
+//! State is kept as an append-only log of the records that were accepted
+//! (applied, held or exact duplicates), in the order they were applied; a
+//! checkpoint is a small JSON file naming how many bytes of that log it
+//! covers and the next offset of every input partition. The checkpoint file
+//! is replaced with write-to-temporary, fsync, rename, fsync-directory, so
+//! after a crash there is always one whole checkpoint, and its log prefix
+//! was fsynced before it. Restoring truncates the log to that prefix
+//! (dropping what was applied after the checkpoint: those records are read
+//! again from their offsets) and replays it.
+//!
+//! Rejected records are not in the log (they never changed state); their
+//! counts are carried in the checkpoint file.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use tidewatch_ingest::SourcePos;
+use tidewatch_model::{Family, RejectReason};
+
+const LOG: &str = "records.log";
+const CHECKPOINT: &str = "checkpoint.json";
+const FORMAT: u32 = 1;
+
+/// The next offset to read of one input partition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartitionOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub next: i64,
+}
+
+/// `checkpoint.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub format: u32,
+    /// Sequence number of this checkpoint (1, 2, …).
+    pub seq: u64,
+    pub as_of: NaiveDate,
+    /// Bytes of `records.log` this checkpoint covers.
+    pub log_len: u64,
+    /// Records in that prefix.
+    pub log_records: u64,
+    pub offsets: Vec<PartitionOffset>,
+    /// Rejected records per family and reason (they are not in the log).
+    pub rejected: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Digest of the scoring policy in force; informational.
+    pub policy_digest: String,
+    /// Unix seconds when it was written; informational (checkpoint age).
+    pub written_at: u64,
+}
+
+/// One record of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRecord {
+    pub family: Family,
+    pub source: SourcePos,
+    pub bytes: Vec<u8>,
+}
+
+/// A checkpoint directory open for writing.
+#[derive(Debug)]
+pub struct CheckpointDir {
+    dir: PathBuf,
+    log: BufWriter<File>,
+    log_len: u64,
+    log_records: u64,
+    seq: u64,
+}
+
+fn family_byte(f: Family) -> u8 {
+    match f {
+        Family::Inspections => 0,
+        Family::Complaints => 1,
+        Family::CreditRecords => 2,
+    }
+}
+
+/// Frame: u32 length of what follows, u8 family, u8 source kind, then for
+/// Kafka i32 partition, i64 offset, u16 topic length, topic; for a file u64
+/// line, u16 name length, name; then the record bytes. Little-endian.
+fn encode(r: &LoggedRecord) -> Vec<u8> {
+    let mut body = vec![family_byte(r.family)];
+    let (kind, a, b, name): (u8, i64, i64, &str) = match &r.source {
+        SourcePos::Kafka {
+            topic,
+            partition,
+            offset,
+        } => (0, i64::from(*partition), *offset, topic),
+        SourcePos::File { file, line } => (1, 0, *line as i64, file),
+    };
+    body.push(kind);
+    body.extend_from_slice(&a.to_le_bytes());
+    body.extend_from_slice(&b.to_le_bytes());
+    let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
+    body.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    body.extend_from_slice(name);
+    body.extend_from_slice(&r.bytes);
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+fn decode(body: &[u8]) -> anyhow::Result<LoggedRecord> {
+    let take = |at: usize, n: usize| -> anyhow::Result<&[u8]> {
+        body.get(at..at + n)
+            .with_context(|| format!("log frame of {} bytes is cut short", body.len()))
+    };
+    let family = match take(0, 1)?[0] {
+        0 => Family::Inspections,
+        1 => Family::Complaints,
+        2 => Family::CreditRecords,
+        x => bail!("log frame names family {x}, which does not exist"),
+    };
+    let kind = take(1, 1)?[0];
+    let a = i64::from_le_bytes(take(2, 8)?.try_into()?);
+    let b = i64::from_le_bytes(take(10, 8)?.try_into()?);
+    let n = u16::from_le_bytes(take(18, 2)?.try_into()?) as usize;
+    let name = String::from_utf8(take(20, n)?.to_vec()).context("log frame source name")?;
+    let bytes = body[20 + n..].to_vec();
+    let source = match kind {
+        0 => SourcePos::Kafka {
+            topic: name,
+            partition: i32::try_from(a).context("log frame partition")?,
+            offset: b,
+        },
+        1 => SourcePos::File {
+            file: name,
+            line: b as u64,
+        },
+        x => bail!("log frame has source kind {x}, which does not exist"),
+    };
+    Ok(LoggedRecord {
+        family,
+        source,
+        bytes,
+    })
+}
+
+/// What [`CheckpointDir::open`] found.
+#[derive(Debug)]
+pub struct Restored {
+    pub checkpoint: Checkpoint,
+    pub records: Vec<LoggedRecord>,
+}
+
+fn fsync_dir(dir: &Path) -> anyhow::Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing directory {}", dir.display()))
+}
+
+impl CheckpointDir {
+    /// Opens (creating) a checkpoint directory. Returns the latest
+    /// checkpoint with the log prefix it covers, if there is one; the log is
+    /// truncated to that prefix.
+    pub fn open(dir: &Path) -> anyhow::Result<(CheckpointDir, Option<Restored>)> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let cp_path = dir.join(CHECKPOINT);
+        let checkpoint: Option<Checkpoint> = match std::fs::read(&cp_path) {
+            Ok(b) => {
+                let c: Checkpoint = serde_json::from_slice(&b)
+                    .with_context(|| format!("{} is not a checkpoint", cp_path.display()))?;
+                if c.format != FORMAT {
+                    bail!(
+                        "{} has format {}, this engine reads format {FORMAT}",
+                        cp_path.display(),
+                        c.format
+                    );
+                }
+                Some(c)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", cp_path.display())),
+        };
+        let log_path = dir.join(LOG);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let keep = checkpoint.as_ref().map_or(0, |c| c.log_len);
+        let have = file.metadata()?.len();
+        if have < keep {
+            bail!(
+                "{} has {have} bytes but the checkpoint covers {keep}: the log was truncated or replaced",
+                log_path.display()
+            );
+        }
+        file.set_len(keep)
+            .with_context(|| format!("truncating {}", log_path.display()))?;
+        let mut records = Vec::new();
+        if let Some(c) = &checkpoint {
+            file.seek(SeekFrom::Start(0))?;
+            let mut r = BufReader::new(&mut file).take(keep);
+            let mut len = [0u8; 4];
+            loop {
+                match r.read_exact(&mut len) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(e.into()),
+                }
+                let mut body = vec![0u8; u32::from_le_bytes(len) as usize];
+                r.read_exact(&mut body)
+                    .with_context(|| format!("{}: frame cut short", log_path.display()))?;
+                records.push(decode(&body).with_context(|| log_path.display().to_string())?);
+            }
+            if records.len() as u64 != c.log_records {
+                bail!(
+                    "{} holds {} records where the checkpoint counts {}",
+                    log_path.display(),
+                    records.len(),
+                    c.log_records
+                );
+            }
+        }
+        file.seek(SeekFrom::End(0))?;
+        let seq = checkpoint.as_ref().map_or(0, |c| c.seq);
+        let restored = checkpoint.map(|checkpoint| Restored {
+            checkpoint,
+            records,
+        });
+        let (log_len, log_records) = restored
+            .as_ref()
+            .map_or((0, 0), |r| (r.checkpoint.log_len, r.checkpoint.log_records));
+        Ok((
+            CheckpointDir {
+                dir: dir.to_path_buf(),
+                log: BufWriter::with_capacity(1 << 20, file),
+                log_len,
+                log_records,
+                seq,
+            },
+            restored,
+        ))
+    }
+
+    /// Appends an accepted record to the log (durable at the next
+    /// [`CheckpointDir::commit`]).
+    pub fn append(
+        &mut self,
+        family: Family,
+        source: &SourcePos,
+        bytes: &[u8],
+    ) -> anyhow::Result<()> {
+        let frame = encode(&LoggedRecord {
+            family,
+            source: source.clone(),
+            bytes: bytes.to_vec(),
+        });
+        self.log.write_all(&frame)?;
+        self.log_len += frame.len() as u64;
+        self.log_records += 1;
+        Ok(())
+    }
+
+    /// Writes a checkpoint covering everything appended so far.
+    pub fn commit(
+        &mut self,
+        as_of: NaiveDate,
+        offsets: Vec<PartitionOffset>,
+        rejected_by_family: &BTreeMap<String, BTreeMap<String, u64>>,
+        policy_digest: &str,
+    ) -> anyhow::Result<Checkpoint> {
+        self.log.flush()?;
+        self.log
+            .get_ref()
+            .sync_data()
+            .context("syncing the record log")?;
+        self.seq += 1;
+        let mut offsets = offsets;
+        offsets.sort();
+        let cp = Checkpoint {
+            format: FORMAT,
+            seq: self.seq,
+            as_of,
+            log_len: self.log_len,
+            log_records: self.log_records,
+            offsets,
+            rejected: rejected_by_family.clone(),
+            policy_digest: policy_digest.to_owned(),
+            written_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        };
+        let tmp = self.dir.join(format!("{CHECKPOINT}.tmp"));
+        {
+            let mut f =
+                File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            f.write_all(&serde_json::to_vec_pretty(&cp)?)?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, self.dir.join(CHECKPOINT))
+            .with_context(|| format!("replacing {}", self.dir.join(CHECKPOINT).display()))?;
+        fsync_dir(&self.dir)?;
+        Ok(cp)
+    }
+}
+
+/// The `&'static str` code of a reject reason named in a checkpoint.
+pub fn reason_code(name: &str) -> Option<&'static str> {
+    RejectReason::ALL
+        .iter()
+        .map(|r| r.code())
+        .find(|c| *c == name)
+}
+
+/// The `&'static str` name of a family named in a checkpoint.
+pub fn family_name(name: &str) -> Option<&'static str> {
+    Family::ALL.iter().map(|f| f.as_str()).find(|c| *c == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: i64) -> LoggedRecord {
+        LoggedRecord {
+            family: Family::Complaints,
+            source: SourcePos::Kafka {
+                topic: "tidewatch.complaints".into(),
+                partition: 3,
+                offset: i,
+            },
+            bytes: format!("{{\"n\":{i}}}").into_bytes(),
+        }
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        for r in [
+            rec(7),
+            LoggedRecord {
+                family: Family::CreditRecords,
+                source: SourcePos::File {
+                    file: "seeds/credit-records.ndjson".into(),
+                    line: 12,
+                },
+                bytes: vec![0xff, 0, 1],
+            },
+        ] {
+            let f = encode(&r);
+            assert_eq!(
+                u32::from_le_bytes(f[..4].try_into().unwrap()) as usize,
+                f.len() - 4
+            );
+            assert_eq!(decode(&f[4..]).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn restore_sees_exactly_the_committed_prefix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cp, restored) = CheckpointDir::open(tmp.path()).unwrap();
+        assert!(restored.is_none());
+        let d = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
+        for i in 0..3 {
+            let r = rec(i);
+            cp.append(r.family, &r.source, &r.bytes).unwrap();
+        }
+        let off = vec![PartitionOffset {
+            topic: "tidewatch.complaints".into(),
+            partition: 3,
+            next: 3,
+        }];
+        cp.commit(d, off.clone(), &BTreeMap::new(), "p").unwrap();
+        // Appended after the checkpoint, then a crash: not restored.
+        let r = rec(3);
+        cp.append(r.family, &r.source, &r.bytes).unwrap();
+        cp.log.flush().unwrap();
+        drop(cp);
+        let (mut cp, restored) = CheckpointDir::open(tmp.path()).unwrap();
+        let restored = restored.unwrap();
+        assert_eq!(restored.records, (0..3).map(rec).collect::<Vec<_>>());
+        assert_eq!(restored.checkpoint.offsets, off);
+        assert_eq!(restored.checkpoint.seq, 1);
+        // Appending continues after the restored prefix.
+        let r = rec(9);
+        cp.append(r.family, &r.source, &r.bytes).unwrap();
+        cp.commit(d, off, &BTreeMap::new(), "p").unwrap();
+        drop(cp);
+        let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
+        let got = restored.unwrap();
+        assert_eq!(got.checkpoint.seq, 2);
+        assert_eq!(got.records, vec![rec(0), rec(1), rec(2), rec(9)],);
+    }
+}

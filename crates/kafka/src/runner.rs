@@ -1,0 +1,746 @@
+//! The engine loop on Kafka: consume the three input topics in
+//! micro-batches, apply, rescore what changed, publish changed scores and
+//! dead letters, checkpoint, commit offsets.
+//!
+//! Guarantee (docs/streaming.md): every input record is reflected in the
+//! state exactly once, and every score record is published at least once
+//! with a content-derived id. A checkpoint is written only after every
+//! output of the records it covers has been acknowledged by the broker, and
+//! offsets are committed to Kafka only after their checkpoint; after a crash
+//! the engine restores the checkpoint, reads on from its offsets, and
+//! republishes every entity's current record once, then what was published
+//! since — with the same ids and payloads, so readers that keep the last
+//! record per key (or drop repeated ids) see no difference.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use serde::Serialize;
+use tidewatch_engine::checkpoint::{family_name, reason_code, CheckpointDir, PartitionOffset};
+use tidewatch_engine::pipeline::Pipeline;
+use tidewatch_engine::records::ScoreRecord;
+use tidewatch_engine::stream::Engine;
+use tidewatch_ingest::{DeadLetter, Locate, SourcePos};
+use tidewatch_metrics::Metrics;
+use tidewatch_model::Family;
+use tidewatch_scoring::Policy;
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::topics::{self, Topics};
+
+const META_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A callback for each batch of published score records, and after each
+/// checkpoint (with none).
+pub type OnScores = Box<dyn FnMut(&[ScoreRecord]) + Send>;
+
+/// Counts delivery failures reported by librdkafka.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    failed: AtomicU64,
+    /// Records handed to the producer, and acknowledged (or failed) by the
+    /// broker: the latency measurement compares the two.
+    enqueued: AtomicU64,
+    acked: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Deliveries {
+    /// Failures since the last call.
+    pub fn failed_count(&self) -> u64 {
+        self.failed.swap(0, Ordering::Relaxed)
+    }
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+        self.acked.fetch_add(1, Ordering::Relaxed);
+        if let Err((e, m)) = r {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = self.last_error.lock() {
+                *last = Some(format!("{} [{}]: {e}", m.topic(), m.partition()));
+            }
+        }
+    }
+}
+
+/// What the loop did, for logs, the summary and the benchmark.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct LoopStats {
+    pub consumed: u64,
+    pub batches: u64,
+    pub rescored: u64,
+    pub scores_published: u64,
+    pub dead_letters_published: u64,
+    pub checkpoints: u64,
+    /// Records replayed from the checkpoint at start.
+    pub restored_records: u64,
+}
+
+/// One engine process on Kafka.
+pub struct Runner {
+    cfg: Config,
+    topics: Topics,
+    consumer: BaseConsumer,
+    producer: BaseProducer<Deliveries>,
+    pub engine: Engine,
+    cp: CheckpointDir,
+    /// Next offset to read, per input partition.
+    next: BTreeMap<(String, i32), i64>,
+    /// Records below these offsets were applied before the checkpoint; a
+    /// rewound assignment reads them again and skips them.
+    skip_below: BTreeMap<(String, i32), i64>,
+    rejected: BTreeMap<String, BTreeMap<String, u64>>,
+    pub stats: LoopStats,
+    /// Dead letters of this process's run (for `out/dead-letter.ndjson`).
+    pub dead: Vec<DeadLetter>,
+    last_checkpoint: Instant,
+    /// When set, each batch's outputs are awaited and every record's
+    /// event-to-score latency (producer timestamp → score acknowledged) is
+    /// kept here, in milliseconds (the stream benchmark).
+    pub latencies: Option<Vec<u32>>,
+    batch_ts: Vec<i64>,
+    /// Batches whose scores are not acknowledged yet: (records sent up to
+    /// the end of the batch, the batch's input timestamps).
+    pending: std::collections::VecDeque<(u64, Vec<i64>)>,
+    /// When the first record was read and the last batch with records was
+    /// done (throughput without the idle tail).
+    pub first_at: Option<Instant>,
+    pub last_at: Option<Instant>,
+    /// Engine metrics (`tidewatch serve` exposes them on /metrics).
+    pub metrics: Option<Metrics>,
+    /// Called with every batch of published score records (the API's view).
+    pub on_scores: Option<OnScores>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("topics", &self.topics)
+            .field("next", &self.next)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// Connects, creates missing topics, restores the latest checkpoint and
+    /// assigns every input partition at its checkpointed offset.
+    pub fn open(cfg: Config, policy: Policy) -> anyhow::Result<Runner> {
+        let topics = Topics::new(&cfg.kafka.topic_prefix);
+        topics::ensure(&cfg.kafka, &topics)?;
+        debug!("topics ready");
+        let consumer: BaseConsumer = cfg
+            .kafka
+            .client_config_with(&[
+                ("group.id", &cfg.kafka.group_id),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                // Bounded prefetch: memory stays flat when the engine lags.
+                ("queued.max.messages.kbytes", "65536"),
+                // A fetch that includes caught-up partitions returns after
+                // this long at most; the test broker otherwise holds it
+                // for about a second even when other partitions have data.
+                ("fetch.wait.max.ms", "20"),
+            ])
+            .create()
+            .context("creating the Kafka consumer")?;
+        let producer: BaseProducer<Deliveries> = cfg
+            .kafka
+            .client_config_with(&[
+                ("acks", "all"),
+                ("linger.ms", "5"),
+                // A full queue blocks the loop (backpressure), see `send`.
+                ("queue.buffering.max.messages", "200000"),
+            ])
+            .create_with_context(Deliveries::default())
+            .context("creating the Kafka producer")?;
+
+        let as_of = cfg.engine.as_of_now();
+        let (cp, restored) = CheckpointDir::open(&cfg.engine.checkpoint_dir)?;
+        let mut stats = LoopStats::default();
+        let mut next = BTreeMap::new();
+        let mut rejected = BTreeMap::new();
+        let mut republish = Vec::new();
+        let engine = match restored {
+            None => Engine::new(policy, as_of),
+            Some(r) => {
+                let c = &r.checkpoint;
+                info!(
+                    seq = c.seq,
+                    records = c.log_records,
+                    as_of = %c.as_of,
+                    "restoring checkpoint"
+                );
+                if c.policy_digest != policy.digest {
+                    info!(
+                        old = %c.policy_digest,
+                        new = %policy.digest,
+                        "the scoring policy changed since the checkpoint: everyone is rescored"
+                    );
+                }
+                let mut engine = Engine::new(policy, c.as_of);
+                let replay: Vec<(Family, &[u8], Logged<'_>)> = r
+                    .records
+                    .iter()
+                    .map(|rec| (rec.family, rec.bytes.as_slice(), Logged(&rec.source)))
+                    .collect();
+                for d in engine.pipe.offer_batch(&replay) {
+                    // The record was accepted once; a different verdict
+                    // now means the rules changed under the log.
+                    warn!(source = %d.source, reason = d.reason.code(), "a logged record is now rejected");
+                }
+                stats.restored_records = r.records.len() as u64;
+                for (fam, by_reason) in &c.rejected {
+                    for (reason, n) in by_reason {
+                        let (Some(f), Some(rc)) = (family_name(fam), reason_code(reason)) else {
+                            bail!(
+                                "checkpoint names an unknown family {fam:?} or reason {reason:?}"
+                            );
+                        };
+                        *engine.pipe.stats.records.entry(f).or_default() += n;
+                        *engine.pipe.stats.rejected.entry(rc).or_default() += n;
+                    }
+                }
+                rejected = c.rejected.clone();
+                for o in &c.offsets {
+                    next.insert((o.topic.clone(), o.partition), o.next);
+                }
+                // Everything the checkpoint covers was published before it
+                // was written, but records published after it and before
+                // the crash may describe states the replay never passes
+                // through again (a listing and its removal landing in one
+                // batch). Republishing every entity's current record once
+                // puts the right record last for every key.
+                republish = engine.flush()?.records;
+                engine.set_as_of(as_of);
+                engine
+            }
+        };
+        let mut runner = Runner {
+            cfg,
+            topics,
+            consumer,
+            producer,
+            engine,
+            cp,
+            skip_below: next.clone(),
+            next,
+            rejected,
+            stats,
+            dead: Vec::new(),
+            last_checkpoint: Instant::now(),
+            latencies: None,
+            batch_ts: Vec::new(),
+            pending: std::collections::VecDeque::new(),
+            first_at: None,
+            last_at: None,
+            metrics: None,
+            on_scores: None,
+        };
+        for r in &republish {
+            Self::send(
+                &runner.producer,
+                &runner.topics.scores,
+                r.uscc.as_bytes(),
+                r.payload.as_bytes(),
+            )?;
+        }
+        runner.stats.scores_published += republish.len() as u64;
+        runner.assign()?;
+        debug!(republished = republish.len(), "partitions assigned");
+        Ok(runner)
+    }
+
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// Assigns every partition of the input topics, at the checkpointed
+    /// offset or from the beginning.
+    fn assign(&mut self) -> anyhow::Result<()> {
+        let mut tpl = TopicPartitionList::new();
+        for (_, topic) in self.topics.inputs() {
+            let md = self
+                .consumer
+                .fetch_metadata(Some(topic), META_TIMEOUT)
+                .with_context(|| {
+                    format!(
+                        "reading metadata of {topic} from {}",
+                        self.cfg.kafka.brokers
+                    )
+                })?;
+            let parts = md
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic)
+                .map_or(0, |t| t.partitions().len());
+            if parts == 0 {
+                bail!(
+                    "topic {topic} has no partitions on {}",
+                    self.cfg.kafka.brokers
+                );
+            }
+            for p in 0..parts as i32 {
+                let key = (topic.to_owned(), p);
+                // Rewound: the test broker answers a fetch that starts
+                // inside a record batch with nothing (or with the batches
+                // after it), so the engine starts at least one producer
+                // batch earlier and skips what it already applied.
+                let rewind = self.cfg.engine.resume_rewind as i64;
+                let at = match self.next.get(&key) {
+                    Some(&n) if n - rewind > 0 => Offset::Offset(n - rewind),
+                    _ => Offset::Beginning,
+                };
+                tpl.add_partition_offset(topic, p, at)?;
+                self.next.entry(key).or_insert(-1);
+            }
+        }
+        self.consumer
+            .assign(&tpl)
+            .context("assigning input partitions")?;
+        Ok(())
+    }
+
+    /// The end offset of every input partition now (one request).
+    fn end_offsets(&self) -> anyhow::Result<BTreeMap<(String, i32), i64>> {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, p) in self.next.keys() {
+            tpl.add_partition_offset(topic, *p, Offset::End)?;
+        }
+        let got = self
+            .consumer
+            .offsets_for_times(tpl, META_TIMEOUT)
+            .context("reading the end offsets of the input partitions")?;
+        let mut out = BTreeMap::new();
+        for e in got.elements() {
+            let high = match e.offset() {
+                Offset::Offset(n) => n,
+                // No answer for the partition: nothing to wait for.
+                _ => 0,
+            };
+            out.insert((e.topic().to_owned(), e.partition()), high);
+        }
+        Ok(out)
+    }
+
+    /// Sends one record, waiting while the producer's queue is full.
+    pub(crate) fn send(
+        producer: &BaseProducer<Deliveries>,
+        topic: &str,
+        key: &[u8],
+        payload: &[u8],
+    ) -> anyhow::Result<()> {
+        let mut rec = BaseRecord::to(topic).key(key).payload(payload);
+        loop {
+            match producer.send(rec) {
+                Ok(()) => {
+                    producer.context().enqueued.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    rec = r;
+                    producer.poll(Duration::from_millis(10));
+                }
+                Err((e, _)) => bail!("producing to {topic}: {e}"),
+            }
+        }
+    }
+
+    /// Reads one micro-batch: up to `batch_max` records, or what arrived
+    /// within the latency budget. Returns how many were read.
+    fn read_batch(&mut self) -> anyhow::Result<usize> {
+        let budget = Duration::from_millis(self.cfg.engine.latency_ms.max(1));
+        let start = Instant::now();
+        // The batch's messages stay in librdkafka's buffers until applied.
+        let mut msgs = Vec::new();
+        while msgs.len() < self.cfg.engine.batch_max {
+            let left = budget.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            let Some(m) = self.consumer.poll(left) else {
+                break;
+            };
+            let m = m.context("consuming")?;
+            let Some(family) = self.topics.family_of(m.topic()) else {
+                continue;
+            };
+            if self
+                .skip_below
+                .get(&(m.topic().to_owned(), m.partition()))
+                .is_some_and(|&n| m.offset() < n)
+            {
+                continue;
+            }
+            if self.latencies.is_some() {
+                if let Some(ts) = m.timestamp().to_millis() {
+                    self.batch_ts.push(ts);
+                }
+            }
+            msgs.push((family, m));
+        }
+        let n = msgs.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let records: Vec<(Family, &[u8], KafkaPos<'_>)> = msgs
+            .iter()
+            .map(|(f, m)| {
+                (
+                    *f,
+                    m.payload().unwrap_or_default(),
+                    KafkaPos {
+                        topic: m.topic(),
+                        partition: m.partition(),
+                        offset: m.offset(),
+                    },
+                )
+            })
+            .collect();
+        // Decoding and validation run in parallel; the store applies in
+        // arrival order, as `offer` one by one would.
+        let dead = self.engine.pipe.offer_batch(&records);
+        let mut rejected: BTreeMap<(i32, i64, &str), DeadLetter> = BTreeMap::new();
+        for d in dead {
+            if let SourcePos::Kafka {
+                partition, offset, ..
+            } = &d.source
+            {
+                let key = (*partition, *offset, d.family.as_str());
+                rejected.insert(key, d);
+            }
+        }
+        // Per family: (read, accepted), reported to the metrics once a batch.
+        let mut counts = [(0u64, 0u64); 3];
+        for (family, bytes, pos) in &records {
+            let slot = &mut counts[family_index(*family)];
+            slot.0 += 1;
+            match rejected.remove(&(pos.partition, pos.offset, family.as_str())) {
+                Some(d) => {
+                    if let Some(m) = &self.metrics {
+                        m.rejected(pos.topic, d.reason);
+                    }
+                    *self
+                        .rejected
+                        .entry(family.as_str().to_owned())
+                        .or_default()
+                        .entry(d.reason.code().to_owned())
+                        .or_default() += 1;
+                    send_dead(
+                        &self.producer,
+                        &self.topics,
+                        &mut self.stats,
+                        &mut self.dead,
+                        d,
+                    )?;
+                }
+                None => {
+                    slot.1 += 1;
+                    self.cp.append(*family, &pos.locate(), bytes)?
+                }
+            }
+            match self.next.get_mut(&(pos.topic.to_owned(), pos.partition)) {
+                Some(next) => *next = pos.offset + 1,
+                None => {
+                    self.next
+                        .insert((pos.topic.to_owned(), pos.partition), pos.offset + 1);
+                }
+            }
+        }
+        self.stats.consumed += n as u64;
+        if let Some(m) = &self.metrics {
+            for (f, (read, accepted)) in Family::ALL.iter().zip(counts) {
+                if read > 0 {
+                    let topic = self.topics.input(*f);
+                    m.consumed(topic, read);
+                    m.applied(topic, accepted);
+                }
+            }
+        }
+        if self.first_at.is_none() {
+            self.first_at = Some(start);
+        }
+        Ok(n)
+    }
+
+    fn publish_dead(&mut self, d: DeadLetter) -> anyhow::Result<()> {
+        send_dead(
+            &self.producer,
+            &self.topics,
+            &mut self.stats,
+            &mut self.dead,
+            d,
+        )
+    }
+
+    /// Rescores what changed and publishes the changed scores.
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let t = Instant::now();
+        let f = self.engine.flush()?;
+        if let Some(m) = &self.metrics {
+            if f.rescored > 0 {
+                m.scored_batch(f.rescored as u64, t.elapsed());
+            }
+        }
+        if let Some(cb) = self.on_scores.as_mut() {
+            if !f.records.is_empty() {
+                cb(&f.records);
+            }
+        }
+        self.stats.rescored += f.rescored as u64;
+        for r in &f.records {
+            Self::send(
+                &self.producer,
+                &self.topics.scores,
+                r.uscc.as_bytes(),
+                r.payload.as_bytes(),
+            )?;
+        }
+        self.stats.scores_published += f.records.len() as u64;
+        self.producer.poll(Duration::ZERO);
+        if self.latencies.is_some() {
+            self.settle_latencies();
+        }
+        Ok(())
+    }
+
+    /// Latency bookkeeping: a batch's records are scored when every score
+    /// record sent up to the end of its batch is acknowledged (counted in
+    /// delivery reports, which `poll` serves without blocking the loop).
+    fn settle_latencies(&mut self) {
+        if !self.batch_ts.is_empty() {
+            let ts = std::mem::take(&mut self.batch_ts);
+            let upto = self.producer.context().enqueued.load(Ordering::Relaxed);
+            self.pending.push_back((upto, ts));
+        }
+        self.producer.poll(Duration::ZERO);
+        let acked = self.producer.context().acked.load(Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        while self.pending.front().is_some_and(|(upto, _)| *upto <= acked) {
+            if let (Some((_, ts)), Some(lat)) = (self.pending.pop_front(), self.latencies.as_mut())
+            {
+                lat.extend(ts.into_iter().map(|t| (now - t).max(0) as u32));
+            }
+        }
+    }
+
+    /// Waits for every output to be acknowledged, then writes a checkpoint
+    /// and commits its offsets to the group.
+    pub fn checkpoint(&mut self) -> anyhow::Result<()> {
+        let t = Instant::now();
+        self.producer
+            .flush(Duration::from_secs(120))
+            .context("waiting for the broker to acknowledge outputs")?;
+        let failed = self.producer.context().failed_count();
+        if failed > 0 {
+            let last = self
+                .producer
+                .context()
+                .last_error
+                .lock()
+                .ok()
+                .and_then(|l| l.clone())
+                .unwrap_or_default();
+            bail!("{failed} output records were not delivered (last: {last}); not checkpointing past them");
+        }
+        let offsets: Vec<PartitionOffset> = self
+            .next
+            .iter()
+            .filter(|(_, &n)| n >= 0)
+            .map(|((t, p), &n)| PartitionOffset {
+                topic: t.clone(),
+                partition: *p,
+                next: n,
+            })
+            .collect();
+        let cp = self.cp.commit(
+            self.engine.as_of(),
+            offsets.clone(),
+            &self.rejected,
+            &self.engine.policy().digest,
+        )?;
+        debug!(seq = cp.seq, records = cp.log_records, "checkpoint written");
+        if !offsets.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            for o in &offsets {
+                tpl.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.next))?;
+            }
+            // For lag monitoring only: the checkpoint is the source of truth.
+            if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+                warn!("committing offsets to the group: {e}");
+            }
+        }
+        self.stats.checkpoints += 1;
+        self.last_checkpoint = Instant::now();
+        if let Some(m) = &self.metrics {
+            m.checkpoint_written(t.elapsed());
+            // Lag per partition, from the end offsets the broker reports now.
+            match self.end_offsets() {
+                Ok(ends) => m.set_consumer_lag(ends.iter().map(|((topic, p), &high)| {
+                    let next = self
+                        .next
+                        .get(&(topic.clone(), *p))
+                        .copied()
+                        .unwrap_or(0)
+                        .max(0);
+                    (topic.as_str(), *p, (high - next).max(0))
+                })),
+                Err(e) => debug!("reading end offsets for the lag: {e:#}"),
+            }
+        }
+        // Lets the view refresh what depends on the lag (readiness).
+        if let Some(cb) = self.on_scores.as_mut() {
+            cb(&[]);
+        }
+        Ok(())
+    }
+
+    fn reached(&self, ends: &BTreeMap<(String, i32), i64>) -> bool {
+        ends.iter().all(|(k, &high)| {
+            let n = self.next.get(k).copied().unwrap_or(-1);
+            high <= 0 || n >= high
+        })
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        self.last_checkpoint.elapsed()
+            >= Duration::from_millis(self.cfg.engine.checkpoint_interval_ms)
+    }
+
+    /// The one-shot job: reads up to the end offsets found now, publishes,
+    /// checkpoints, then rejects what is still waiting for a registration.
+    ///
+    /// The end of a partition is the end offset the broker reports at start
+    /// *and* a quiet consumer: no record for `catch_up_idle_ms`. The second
+    /// rule is there because the test broker's end offsets (ListOffsets)
+    /// lag behind what it holds; on a broker that answers exactly, records
+    /// keep arriving past them only while producers are still writing.
+    pub fn catch_up(&mut self) -> anyhow::Result<()> {
+        let ends = self.end_offsets()?;
+        info!(partitions = ends.len(), "catching up to the end offsets");
+        let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
+        let mut quiet_since = Instant::now();
+        loop {
+            let n = self.read_batch()?;
+            self.flush()?;
+            if n > 0 {
+                quiet_since = Instant::now();
+                self.stats.batches += 1;
+                self.last_at = Some(quiet_since);
+            }
+            if self.checkpoint_due() {
+                self.checkpoint()?;
+            }
+            if self.reached(&ends) && quiet_since.elapsed() >= idle {
+                break;
+            }
+        }
+        self.flush()?;
+        self.checkpoint()?;
+        debug!(?ends, next = ?self.next, "caught up");
+        // Held records stay held in the checkpoint (a later run may bring
+        // their registration); this run reports them as unknown entities.
+        for d in self.engine.pipe.finish() {
+            self.publish_dead(d)?;
+        }
+        self.producer
+            .flush(Duration::from_secs(120))
+            .context("waiting for the broker to acknowledge dead letters")?;
+        Ok(())
+    }
+
+    /// The continuous engine: runs until `stop` is set, then checkpoints.
+    pub fn serve(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+        while !stop.load(Ordering::Relaxed) {
+            self.engine.set_as_of(self.cfg.engine.as_of_now());
+            let n = self.read_batch()?;
+            self.flush()?;
+            if n > 0 {
+                self.stats.batches += 1;
+                self.last_at = Some(Instant::now());
+            }
+            if self.latencies.is_some() {
+                self.settle_latencies();
+            }
+            if self.checkpoint_due() {
+                self.checkpoint()?;
+            }
+        }
+        self.flush()?;
+        self.checkpoint()
+    }
+
+    /// The state, for the output files of the one-shot job.
+    pub fn into_parts(self) -> (Pipeline, Vec<DeadLetter>, LoopStats) {
+        (self.engine.into_pipeline(), self.dead, self.stats)
+    }
+}
+
+/// Publishes a dead letter, keyed by its source position (so a replay
+/// repeats the same key and content).
+fn send_dead(
+    producer: &BaseProducer<Deliveries>,
+    topics: &Topics,
+    stats: &mut LoopStats,
+    dead: &mut Vec<DeadLetter>,
+    d: DeadLetter,
+) -> anyhow::Result<()> {
+    let key = d.source.to_string();
+    let payload = serde_json::to_vec(&d)?;
+    Runner::send(producer, &topics.dead_letter, key.as_bytes(), &payload)?;
+    stats.dead_letters_published += 1;
+    dead.push(d);
+    Ok(())
+}
+
+fn family_index(f: Family) -> usize {
+    match f {
+        Family::Inspections => 0,
+        Family::Complaints => 1,
+        Family::CreditRecords => 2,
+    }
+}
+
+/// Where a consumed record came from, borrowed from its message.
+#[derive(Debug, Clone, Copy)]
+struct KafkaPos<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+}
+
+impl Locate for KafkaPos<'_> {
+    fn locate(&self) -> SourcePos {
+        SourcePos::Kafka {
+            topic: self.topic.to_owned(),
+            partition: self.partition,
+            offset: self.offset,
+        }
+    }
+}
+
+/// The source of a record replayed from the checkpoint log.
+#[derive(Debug, Clone, Copy)]
+struct Logged<'a>(&'a SourcePos);
+
+impl Locate for Logged<'_> {
+    fn locate(&self) -> SourcePos {
+        self.0.clone()
+    }
+}

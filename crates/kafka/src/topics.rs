@@ -1,0 +1,91 @@
+//! Topic names under a prefix, and creating them.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+use tidewatch_model::Family;
+
+use crate::config::KafkaConfig;
+
+/// The engine's topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    pub inspections: String,
+    pub complaints: String,
+    pub credit_records: String,
+    /// Keyed by USCC; meant for a compacted topic (last record per key).
+    pub scores: String,
+    pub dead_letter: String,
+}
+
+impl Topics {
+    pub fn new(prefix: &str) -> Topics {
+        Topics {
+            inspections: format!("{prefix}inspections"),
+            complaints: format!("{prefix}complaints"),
+            credit_records: format!("{prefix}credit-records"),
+            scores: format!("{prefix}scores"),
+            dead_letter: format!("{prefix}dead-letter"),
+        }
+    }
+
+    pub fn input(&self, f: Family) -> &str {
+        match f {
+            Family::Inspections => &self.inspections,
+            Family::Complaints => &self.complaints,
+            Family::CreditRecords => &self.credit_records,
+        }
+    }
+
+    pub fn inputs(&self) -> [(Family, &str); 3] {
+        Family::ALL.map(|f| (f, self.input(f)))
+    }
+
+    pub fn family_of(&self, topic: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| self.input(*f) == topic)
+    }
+}
+
+/// Creates the topics that do not exist yet: the inputs and outputs with
+/// `partitions` partitions (inputs must share a partition count so that an
+/// entity's three feeds land in the same partition number), `scores`
+/// compacted.
+pub fn ensure(cfg: &KafkaConfig, topics: &Topics) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = cfg
+        .client_config()
+        .create()
+        .context("creating the Kafka admin client")?;
+    let compact = [("cleanup.policy", "compact")];
+    let mut new = Vec::new();
+    for (_, t) in topics.inputs() {
+        new.push(NewTopic::new(t, cfg.partitions, TopicReplication::Fixed(1)));
+    }
+    new.push(NewTopic::new(
+        &topics.dead_letter,
+        cfg.partitions,
+        TopicReplication::Fixed(1),
+    ));
+    let mut scores = NewTopic::new(&topics.scores, cfg.partitions, TopicReplication::Fixed(1));
+    for (k, v) in compact {
+        scores = scores.set(k, v);
+    }
+    new.push(scores);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = rt
+        .block_on(admin.create_topics(new.iter(), &opts))
+        .with_context(|| format!("creating topics on {}", cfg.brokers))?;
+    for r in results {
+        match r {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => anyhow::bail!("creating topic {t} on {}: {e}", cfg.brokers),
+        }
+    }
+    Ok(())
+}

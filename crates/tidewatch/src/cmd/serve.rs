@@ -1,0 +1,106 @@
+//! `tidewatch serve`: the continuous engine on Kafka. Consumes the three
+//! feeds, publishes changed scores, checkpoints; stops cleanly (final
+//! checkpoint) on SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::Args;
+use tidewatch_kafka::runner::Runner;
+use tracing::info;
+
+use super::kafka::KafkaArgs;
+use super::run::load_policy;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    /// Score at a fixed as-of date instead of following the calendar.
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Directory with policy.toml and the models it names (default: the
+    /// config's `engine.pipelines`).
+    #[arg(long)]
+    pipelines: Option<std::path::PathBuf>,
+    /// Address of the HTTP API and /metrics (default: the config's
+    /// `[server] listen`, else 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+}
+
+/// Sets `stop` on SIGINT or SIGTERM.
+fn on_signal(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal listener")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            rt.block_on(async {
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(t) => t,
+                        Err(_) => return,
+                    };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                stop.store(true, Ordering::Relaxed);
+            })
+        })
+        .context("starting the signal listener")?;
+    Ok(())
+}
+
+pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = a.kafka.config(a.as_of)?;
+    if let Some(p) = a.pipelines {
+        cfg.engine.pipelines = p;
+    }
+    let policy = load_policy(&cfg.engine.pipelines)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    on_signal(stop.clone())?;
+    let metrics = tidewatch_metrics::Metrics::new();
+    metrics.set_model_versions(policy.versions().iter().map(|(f, v)| (*f, v.as_str())));
+    let fields: Vec<_> = policy.fields.iter().map(|f| f.domain).collect();
+    let mut view = super::serve_api::LiveView::new(
+        &cfg.engine.as_of_now().to_string(),
+        fields,
+        metrics.clone(),
+    );
+    let addr = super::serve_api::start(
+        cfg.server.as_ref(),
+        a.listen,
+        view.engine.clone(),
+        metrics.clone(),
+    )?;
+    eprintln!("tidewatch serve: HTTP API and /metrics on http://{addr}");
+    let mut runner = Runner::open(cfg, policy)?;
+    info!(restored = runner.stats.restored_records, "engine started");
+    // What the checkpoint restored is the API's starting view.
+    let current = runner.engine.all_records()?;
+    view.publish(&current);
+    runner.metrics = Some(metrics);
+    runner.on_scores = Some(Box::new(move |recs| view.publish(recs)));
+    eprintln!(
+        "tidewatch serve: consuming {}, {}, {}; publishing {} (stop with Ctrl-C or SIGTERM)",
+        runner.topics().inspections,
+        runner.topics().complaints,
+        runner.topics().credit_records,
+        runner.topics().scores
+    );
+    runner.serve(&stop)?;
+    let s = &runner.stats;
+    eprintln!(
+        "tidewatch serve: stopped after {} records, {} scores published, {} dead letters, {} checkpoints",
+        s.consumed, s.scores_published, s.dead_letters_published, s.checkpoints
+    );
+    Ok(ExitCode::SUCCESS)
+}

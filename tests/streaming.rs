@@ -1,0 +1,474 @@
+//! Streaming on a real Kafka-protocol broker: the seeds produced to the
+//! input topics, the engine run over them, the `scores` topic compared with
+//! the one-shot batch job over the same events.
+
+#[path = "support/kafka.rs"]
+mod kafka;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use kafka::{
+    assert_same, brokers, last_per_key, ok, produce, read_topic, seeds, tidewatch, unique_prefix,
+};
+use polars::prelude::*;
+use serde_json::Value;
+use tidewatch_engine::records::frame_payloads;
+use tidewatch_engine::stream::Engine;
+use tidewatch_ingest::{ndjson, SourcePos};
+use tidewatch_model::Family;
+use tidewatch_scoring::Policy;
+
+fn as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 9, 30).expect("date")
+}
+
+/// The batch result: every seed record offered to one engine, scored in one
+/// frame. Key: USCC; value: (record id, payload).
+fn batch(dir: &Path) -> BTreeMap<String, (String, String)> {
+    let policy = Policy::load(&kafka::root().join("pipelines/policy.toml")).expect("policy");
+    let mut e = Engine::new(policy, as_of());
+    for f in [
+        Family::CreditRecords,
+        Family::Inspections,
+        Family::Complaints,
+    ] {
+        let path = dir.join(format!("{}.ndjson", f.as_str()));
+        ndjson::for_each_line(&path, |line, b| {
+            e.offer(
+                f,
+                b,
+                SourcePos::File {
+                    file: path.display().to_string(),
+                    line,
+                },
+            );
+        })
+        .expect("seed file");
+    }
+    e.flush().expect("flush");
+    e.all_records()
+        .expect("records")
+        .into_iter()
+        .map(|r| (r.uscc, (r.id, r.payload)))
+        .collect()
+}
+
+fn run_kafka(prefix: &str, state: &Path, out: &Path) -> String {
+    let o = tidewatch()
+        .args(["run", "--brokers", &brokers(), "--topic-prefix", prefix])
+        .arg("--checkpoint-dir")
+        .arg(state)
+        .arg("--out")
+        .arg(out)
+        .args(["--as-of", "2026-09-30", "--pipelines"])
+        .arg(kafka::root().join("pipelines"))
+        .output()
+        .expect("runs");
+    ok(o, "tidewatch run --brokers")
+}
+
+fn payload_ids(scores: &BTreeMap<String, String>) -> BTreeMap<String, (String, String)> {
+    scores
+        .iter()
+        .map(|(k, v)| {
+            let j: Value = serde_json::from_str(v).expect("score record is JSON");
+            let id = j["id"].as_str().expect("id").to_owned();
+            (k.clone(), (id, v.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_batch_engine_equals_the_embedded_run() {
+    // The reference the stream is compared with is itself the one-shot
+    // job's result: same rows, same values, as scores.parquet has them.
+    let reference = batch(&seeds());
+    let out = tempfile::tempdir().expect("tmp");
+    let o = tidewatch()
+        .args(["run", "--seeds"])
+        .arg(seeds())
+        .arg("--out")
+        .arg(out.path())
+        .arg("--pipelines")
+        .arg(kafka::root().join("pipelines"))
+        .output()
+        .expect("runs");
+    ok(o, "tidewatch run");
+    let f = std::fs::File::open(out.path().join("scores.parquet")).expect("scores.parquet");
+    let df = ParquetReader::new(f).finish().expect("parquet");
+    let usccs: Vec<String> = df
+        .column("uscc")
+        .expect("uscc")
+        .str()
+        .expect("str")
+        .iter()
+        .map(|u| u.expect("a uscc in every row").to_owned())
+        .collect();
+    let ids: Vec<String> = usccs.iter().map(|u| reference[u].0.clone()).collect();
+    let payloads = frame_payloads(&df, as_of(), &ids).expect("payloads");
+    assert_eq!(usccs.len(), reference.len());
+    for (u, p) in usccs.iter().zip(payloads) {
+        assert_eq!(p, reference[u].1, "entity {u}");
+    }
+}
+
+#[test]
+fn stream_equals_batch_and_bad_records_reach_dead_letter() {
+    let prefix = unique_prefix("equal");
+    produce(&prefix, &seeds());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let stdout = run_kafka(&prefix, &tmp.path().join("state"), &tmp.path().join("out"));
+    assert!(stdout.contains("entities       3000"), "{stdout}");
+
+    let stream = payload_ids(&last_per_key(&read_topic(&format!("{prefix}scores"))));
+    let reference = batch(&seeds());
+    assert_eq!(stream.len(), 3000);
+    assert_same(&stream, &reference, "scores topic vs batch");
+
+    // Every deliberately bad seed record is on the dead-letter topic with
+    // its reason and its source offset; the stream went on past them.
+    let dead: Vec<Value> = read_topic(&format!("{prefix}dead-letter"))
+        .iter()
+        .map(|r| serde_json::from_str(&r.value).expect("dead letter is JSON"))
+        .collect();
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(seeds().join("meta.json")).expect("meta"))
+            .expect("meta.json");
+    for b in meta["bad_records"].as_array().expect("bad_records") {
+        let reason = b["reason"].as_str().expect("reason");
+        let id = b["event_id"].as_str().expect("event_id");
+        let hit = dead.iter().find(|d| {
+            d["reason"] == reason
+                && d["original"].as_str().is_some_and(|o| o.contains(id))
+                && d["source"]["topic"].as_str().is_some()
+                && d["source"]["offset"].as_i64().is_some()
+        });
+        assert!(
+            hit.is_some(),
+            "{id} ({reason}) not on the dead-letter topic: {dead:?}"
+        );
+    }
+
+    // A second run restores the checkpoint, finds nothing new, and
+    // republishes each entity's record once, unchanged.
+    let before = read_topic(&format!("{prefix}scores")).len();
+    let stdout = run_kafka(&prefix, &tmp.path().join("state"), &tmp.path().join("out2"));
+    assert!(stdout.contains("entities       3000"), "{stdout}");
+    let after = read_topic(&format!("{prefix}scores"));
+    assert_eq!(after.len(), before + 3000);
+    assert_same(
+        &payload_ids(&last_per_key(&after)),
+        &reference,
+        "after a restart",
+    );
+}
+
+/// Lines of the seed files, for counting.
+fn seed_lines() -> u64 {
+    Family::ALL
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(seeds().join(format!("{}.ndjson", f.as_str())))
+                .expect("seed file")
+                .lines()
+                .count() as u64
+        })
+        .sum()
+}
+
+#[test]
+fn killed_at_random_points_the_engine_loses_and_repeats_nothing() {
+    let prefix = unique_prefix("crash");
+    produce(&prefix, &seeds());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let logged = |state: &Path| -> u64 {
+        std::fs::read_to_string(state.join("checkpoint.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|c| c["log_records"].as_u64())
+            .unwrap_or(0)
+    };
+    // Every seed record but the 7 bad ones rejected outright (the 8th bad
+    // record names an unknown entity: held, so in the log).
+    let accepted = seed_lines() - 7;
+    let mut mid_stream = 0;
+    // A fixed sequence of kill times, so the test cannot flake on a seed.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..5 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let after = Duration::from_millis(400 + x % 1000);
+        let mut child = tidewatch()
+            .args(["serve", "--brokers", &brokers(), "--topic-prefix", &prefix])
+            .arg("--checkpoint-dir")
+            .arg(&state)
+            .args(["--as-of", "2026-09-30", "--pipelines"])
+            .arg(kafka::root().join("pipelines"))
+            // Small batches and frequent checkpoints: many kill points.
+            .env("TIDEWATCH_BATCH_MAX", "100")
+            .env("TIDEWATCH_CHECKPOINT_INTERVAL_MS", "50")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        std::thread::sleep(after);
+        // SIGKILL: no chance to checkpoint or flush.
+        child.kill().expect("kill");
+        let o = child.wait_with_output().expect("wait");
+        assert!(
+            !o.status.success(),
+            "round {round}: serve should have been killed"
+        );
+        let n = logged(&state);
+        if n > 0 && n < accepted {
+            mid_stream += 1;
+        }
+    }
+    assert!(
+        mid_stream >= 2,
+        "only {mid_stream} kills landed after a checkpoint and before the end; the test must kill mid-stream"
+    );
+    // The last restart runs to the end of the topics and stops.
+    let out = tmp.path().join("out");
+    run_kafka(&prefix, &state, &out);
+
+    let recs = read_topic(&format!("{prefix}scores"));
+    // No output id with two different payloads.
+    let mut by_id: HashMap<String, String> = HashMap::new();
+    for r in &recs {
+        let j: Value = serde_json::from_str(&r.value).expect("JSON");
+        let id = j["id"].as_str().expect("id").to_owned();
+        if let Some(prev) = by_id.insert(id.clone(), r.value.clone()) {
+            assert_eq!(prev, r.value, "id {id} published with two payloads");
+        }
+    }
+    // The final scores equal the batch.
+    assert_same(
+        &payload_ids(&last_per_key(&recs)),
+        &batch(&seeds()),
+        "scores topic after crashes vs batch",
+    );
+    // Every input record counted exactly once: none skipped, none twice.
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
+            .expect("summary.json");
+    let read: u64 = summary["ingest"]["records"]
+        .as_object()
+        .expect("records")
+        .values()
+        .map(|v| v.as_u64().expect("count"))
+        .sum();
+    assert_eq!(read, seed_lines(), "{}", summary["ingest"]);
+    assert_eq!(summary["ingest"]["duplicates"], 1, "{}", summary["ingest"]);
+}
+
+#[test]
+fn events_before_their_registration_are_held_not_rejected() {
+    let prefix = unique_prefix("held");
+    let dir = tempfile::tempdir().expect("tmp");
+    let seeds_text = |f: &str| std::fs::read_to_string(seeds().join(f)).expect("seed");
+    // An entity's inspections and complaints first, its registration later.
+    let credit = seeds_text("credit-records.ndjson");
+    let first_reg = credit
+        .lines()
+        .find(|l| l.contains("\"registered\""))
+        .expect("a registration");
+    let reg: Value = serde_json::from_str(first_reg).expect("JSON");
+    let uscc = reg["uscc"].as_str().expect("uscc").to_owned();
+    let mine = |text: String| -> String {
+        text.lines()
+            .filter(|l| l.contains(&uscc))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let insp = mine(seeds_text("inspections.ndjson"));
+    assert!(!insp.is_empty(), "the entity has inspections");
+    std::fs::write(dir.path().join("inspections.ndjson"), &insp).expect("write");
+    std::fs::write(dir.path().join("complaints.ndjson"), "").expect("write");
+    std::fs::write(dir.path().join("credit-records.ndjson"), "").expect("write");
+    produce(&prefix, dir.path());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    run_kafka(&prefix, &state, &tmp.path().join("out1"));
+    // The one-shot job reports them as unknown entities at its end…
+    let dead: Vec<Value> = read_topic(&format!("{prefix}dead-letter"))
+        .iter()
+        .map(|r| serde_json::from_str(&r.value).expect("JSON"))
+        .collect();
+    assert_eq!(dead.len(), insp.lines().count());
+    assert!(
+        dead.iter().all(|d| d["reason"] == "unknown_entity"),
+        "{dead:?}"
+    );
+    // …but keeps them held: when the registration arrives, they count.
+    let reg_lines = mine(credit);
+    std::fs::write(dir.path().join("inspections.ndjson"), "").expect("write");
+    std::fs::write(dir.path().join("credit-records.ndjson"), &reg_lines).expect("write");
+    produce(&prefix, dir.path());
+    run_kafka(&prefix, &state, &tmp.path().join("out2"));
+    let scores = last_per_key(&read_topic(&format!("{prefix}scores")));
+    // The same entity with everything in order, in one batch.
+    let all = tempfile::tempdir().expect("tmp");
+    std::fs::write(all.path().join("inspections.ndjson"), &insp).expect("write");
+    std::fs::write(all.path().join("complaints.ndjson"), "").expect("write");
+    std::fs::write(all.path().join("credit-records.ndjson"), &reg_lines).expect("write");
+    let reference = batch(all.path());
+    assert_eq!(scores.len(), 1);
+    assert_eq!(
+        scores[&uscc], reference[&uscc].1,
+        "held inspections were applied"
+    );
+}
+
+/// A free loopback port (bound, then released for the engine to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).expect("read");
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+#[test]
+fn serve_exposes_scores_and_metrics_that_move_with_the_stream() {
+    let prefix = unique_prefix("serve");
+    produce(&prefix, &seeds());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let token = "viewer-token-for-the-serve-test";
+    let cfg = tmp.path().join("tidewatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[kafka]\nbrokers = \"{}\"\ntopic_prefix = \"{prefix}\"\n[engine]\ncheckpoint_dir = \"{}\"\nas_of = \"2026-09-30\"\ncheckpoint_interval_ms = 200\npipelines = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\naudit_log = \"{}\"\n[[server.tokens]]\nrole = \"viewer\"\ntoken = \"{token}\"\n",
+            brokers(),
+            tmp.path().join("state").display(),
+            kafka::root().join("pipelines").display(),
+            tmp.path().join("audit.jsonl").display(),
+        ),
+    )
+    .expect("config");
+    let child = tidewatch()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    // Wait until every seed record is counted as consumed.
+    let total = seed_lines() as f64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let metrics = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not consume the seeds in time"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let (code, body) = http_get(port, "/metrics", None);
+        if code != 200 {
+            continue;
+        }
+        let consumed: f64 = body
+            .lines()
+            .filter(|l| l.starts_with("tidewatch_events_consumed_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        if consumed >= total {
+            assert_eq!(consumed, total, "every record counted once");
+            break body;
+        }
+    };
+    // Valid exposition, checked by Prometheus' own tool.
+    let promtool = std::process::Command::new("bash")
+        .arg(kafka::root().join("scripts/ci/promtool.sh"))
+        .output()
+        .expect("promtool.sh");
+    let promtool = ok(promtool, "scripts/ci/promtool.sh").trim().to_owned();
+    let mut check = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    {
+        use std::io::Write;
+        check
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(metrics.as_bytes())
+            .expect("write");
+    }
+    let out = check.wait_with_output().expect("promtool runs");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        metrics.contains("tidewatch_entities{"),
+        "class gauges are set"
+    );
+    // The API serves the same record the topic has, to viewers only.
+    let scores = last_per_key(&read_topic(&format!("{prefix}scores")));
+    let (uscc, payload) = scores.iter().next().expect("a score");
+    let want: Value = serde_json::from_str(payload).expect("JSON");
+    assert_eq!(http_get(port, &format!("/v1/entities/{uscc}"), None).0, 401);
+    let (code, body) = http_get(port, &format!("/v1/entities/{uscc}"), Some(token));
+    assert_eq!(code, 200, "{body}");
+    let got: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(got["fields"][0]["field"], "general");
+    assert_eq!(got["fields"][0]["risk_score"], want["general_risk_score"]);
+    assert_eq!(got["fields"][0]["class"], want["general_class"]);
+    // Ready once the lag measured at a checkpoint is small.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, body) = http_get(port, "/readyz", None);
+        if code == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // SIGTERM stops it cleanly, with a final checkpoint.
+    let pid = child.id().to_string();
+    ok(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .output()
+            .expect("kill"),
+        "kill -TERM",
+    );
+    let o = child.wait_with_output().expect("wait");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
