@@ -2,23 +2,33 @@
 //! the manifest. The order of every step is part of the specification in
 //! `docs/draw-algorithm.md`; change one and you change the algorithm version.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tidewatch_model::{Officer, RegionCode, Uscc};
 
 use crate::class::Class;
-use crate::digest::{canonical_json, sha256, sha256_hex};
+use crate::digest::{canonical_json_digest, sha256};
 use crate::plan::{stratum_quota, window_start, Plan, PlanError};
-use crate::population::{csv_of_sorted, sorted_rows, PopulationError, PopulationRow};
+use crate::population::{digest_of_sorted, sorted_rows, PopulationError, PopulationRow};
 use crate::verify::Mismatch;
 
 /// Names this algorithm; a verifier refuses manifests of another version.
-pub const ALGORITHM_VERSION: &str = "tidewatch-draw/1";
+/// Version 2 changed how officers are ranked within a load level (§6 of the
+/// specification); entity selection is the same as in version 1.
+pub const ALGORITHM_VERSION: &str = "tidewatch-draw/2";
+
+/// Officers considered per team seat: an entity's candidates are the first
+/// `CANDIDATES_PER_SEAT × team_size` eligible officers of its pool's deck.
+pub const CANDIDATES_PER_SEAT: usize = 2;
 
 /// An earlier inspection by an officer, for recusal.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PastInspection {
     pub uscc: Uscc,
     pub officer_id: String,
@@ -144,9 +154,17 @@ pub type DrawResult = Manifest;
 impl Manifest {
     /// Pretty JSON with a final newline, as published. Deterministic.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).expect("manifest always serialises");
-        v.push(b'\n');
-        v
+        let mut v = Vec::new();
+        match self.write_json(&mut v) {
+            Ok(()) => v,
+            Err(e) => unreachable!("writing into a Vec cannot fail: {e}"),
+        }
+    }
+
+    /// Writes [`Manifest::to_json`] to `w` without building it in memory.
+    pub fn write_json(&self, mut w: impl Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut w, self)?;
+        w.write_all(b"\n")
     }
 }
 
@@ -171,6 +189,9 @@ pub enum DrawError {
     Verify(Box<Mismatch>),
 }
 
+/// Time spent in each step of a draw, in order, for benchmarks.
+pub type Timings = Vec<(&'static str, Duration)>;
+
 /// The seed: SHA-256 over the ASCII bytes of the plan digest hex, a line
 /// feed, the population digest hex, a line feed, and the randomness in UTF-8.
 pub fn seed(plan_digest_hex: &str, population_digest_hex: &str, randomness: &str) -> [u8; 32] {
@@ -191,6 +212,12 @@ pub fn entity_rank(seed: &[u8; 32], uscc: &Uscc) -> [u8; 32] {
 /// An officer's rank for an entity: SHA-256(seed ‖ uscc ‖ officer_id UTF-8).
 pub fn officer_rank(seed: &[u8; 32], uscc: &Uscc, officer_id: &str) -> [u8; 32] {
     sha256(&[seed, uscc.as_bytes(), officer_id.as_bytes()])
+}
+
+/// An officer's place in its pool's deck while at `load`:
+/// SHA-256(seed ‖ load as 4 bytes big-endian ‖ officer_id UTF-8).
+pub fn level_rank(seed: &[u8; 32], load: u32, officer_id: &str) -> [u8; 32] {
+    sha256(&[seed, &load.to_be_bytes(), officer_id.as_bytes()])
 }
 
 fn check_randomness(r: &str) -> Result<(), DrawError> {
@@ -227,7 +254,7 @@ pub fn canonical_roster(roster: &[Officer]) -> Result<Vec<Officer>, DrawError> {
 /// History sorted by (uscc, officer id, date) and de-duplicated.
 pub fn canonical_history(history: &[PastInspection]) -> Vec<PastInspection> {
     let mut h = history.to_vec();
-    h.sort_by(|a, b| {
+    h.par_sort_unstable_by(|a, b| {
         (a.uscc.as_bytes(), a.officer_id.as_bytes(), a.inspected_on).cmp(&(
             b.uscc.as_bytes(),
             b.officer_id.as_bytes(),
@@ -238,9 +265,29 @@ pub fn canonical_history(history: &[PastInspection]) -> Vec<PastInspection> {
     h
 }
 
+/// SHA-256 (hex) of the canonical roster JSON.
+pub fn roster_digest(roster: &[Officer]) -> Result<String, DrawError> {
+    Ok(canonical_json_digest(&canonical_roster(roster)?))
+}
+
+/// SHA-256 (hex) of the canonical history JSON.
+pub fn history_digest(history: &[PastInspection]) -> String {
+    canonical_json_digest(&canonical_history(history))
+}
+
 /// Draws the list for `inputs` with the published `randomness`.
 pub fn draw(inputs: &DrawInputs<'_>, randomness: &str) -> Result<Manifest, DrawError> {
-    derive(inputs, randomness, &[])
+    derive(inputs, randomness, &[], &mut Vec::new())
+}
+
+/// [`draw`], also returning how long each step took.
+pub fn draw_with_timings(
+    inputs: &DrawInputs<'_>,
+    randomness: &str,
+) -> Result<(Manifest, Timings), DrawError> {
+    let mut t = Vec::new();
+    let m = derive(inputs, randomness, &[], &mut t)?;
+    Ok((m, t))
 }
 
 /// Replaces `uscc` (currently chosen) with the next eligible entity of its
@@ -266,7 +313,7 @@ pub fn replace(
     }
     let mut requests = replacement_requests(manifest);
     requests.push((uscc, reason.to_string()));
-    derive(inputs, &manifest.randomness, &requests)
+    derive(inputs, &manifest.randomness, &requests, &mut Vec::new())
 }
 
 pub(crate) fn replacement_requests(manifest: &Manifest) -> Vec<(Uscc, String)> {
@@ -277,14 +324,36 @@ pub(crate) fn replacement_requests(manifest: &Manifest) -> Vec<(Uscc, String)> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct StratumKey {
-    class: Class,
-    region: Option<RegionCode>,
+/// A rank as two big-endian halves: ordering these is ordering the 32
+/// bytes, without a byte-by-byte comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Rank(u128, u128);
+
+impl Rank {
+    fn of(b: [u8; 32]) -> Rank {
+        let mut hi = [0u8; 16];
+        let mut lo = [0u8; 16];
+        hi.copy_from_slice(&b[..16]);
+        lo.copy_from_slice(&b[16..]);
+        Rank(u128::from_be_bytes(hi), u128::from_be_bytes(lo))
+    }
+
+    fn hex(&self) -> String {
+        let mut b = [0u8; 32];
+        b[..16].copy_from_slice(&self.0.to_be_bytes());
+        b[16..].copy_from_slice(&self.1.to_be_bytes());
+        hex::encode(b)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct StratumKey {
+    pub class: Class,
+    pub region: Option<RegionCode>,
 }
 
 impl StratumKey {
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self.region {
             Some(r) => format!("{}/{}", self.class.as_str(), r.as_str()),
             None => self.class.as_str().to_string(),
@@ -292,10 +361,24 @@ impl StratumKey {
     }
 }
 
-struct Stratum {
-    count: StratumCount,
-    /// Eligible entities as (rank, row index), in ascending population order.
-    eligible: Vec<([u8; 32], usize)>,
+pub(crate) struct Stratum {
+    pub count: StratumCount,
+    /// Eligible entities as (rank, row index), in ascending population order
+    /// until selection reorders them.
+    pub eligible: Vec<(Rank, usize)>,
+}
+
+struct Lap<'t> {
+    at: Instant,
+    out: &'t mut Timings,
+}
+
+impl Lap<'_> {
+    fn lap(&mut self, what: &'static str) {
+        let now = Instant::now();
+        self.out.push((what, now - self.at));
+        self.at = now;
+    }
 }
 
 /// Draws with replacement requests applied in order. Verification calls this
@@ -304,23 +387,34 @@ pub(crate) fn derive(
     inputs: &DrawInputs<'_>,
     randomness: &str,
     requests: &[(Uscc, String)],
+    timings: &mut Timings,
 ) -> Result<Manifest, DrawError> {
+    let mut clock = Lap {
+        at: Instant::now(),
+        out: timings,
+    };
     let plan = inputs.plan;
     plan.validate()?;
     check_randomness(randomness)?;
-    let rows = sorted_rows(inputs.population)?;
-    let population_digest = sha256_hex(&csv_of_sorted(&rows));
+    let population_digest = digest_of_sorted(&sorted_rows(inputs.population)?);
+    clock.lap("population: sort and digest");
+    // Everything after the digest is a pure function of each row or a total
+    // order on (rank, USCC), so rows are taken in the order given: reading
+    // them sequentially is much faster than in USCC order.
+    let rows: Vec<&PopulationRow> = inputs.population.iter().collect();
     let plan_digest = plan.digest();
     let roster = canonical_roster(inputs.roster)?;
     let history = canonical_history(inputs.history);
-    let roster_digest = sha256_hex(&canonical_json(&roster));
-    let history_digest = sha256_hex(&canonical_json(&history));
+    let roster_digest = canonical_json_digest(&roster);
+    let history_digest = canonical_json_digest(&history);
+    clock.lap("roster and history digests");
     let seed = seed(&plan_digest, &population_digest, randomness);
 
-    let mut strata = build_strata(plan, &rows, &seed);
+    let mut strata = build_strata(plan, &rows, &seed, true);
+    clock.lap("strata and entity ranks");
 
     // Initial selection: the `quota` smallest (rank, uscc) of each stratum.
-    let mut picked: Vec<([u8; 32], usize, StratumKey)> = Vec::new();
+    let mut picked: Vec<(Rank, usize, StratumKey)> = Vec::new();
     for (key, s) in strata.iter_mut() {
         let k = s.count.quota as usize;
         if k > 0 && k < s.eligible.len() {
@@ -334,16 +428,32 @@ pub(crate) fn derive(
     }
     // Teams are formed in ascending (rank, uscc) over the whole list, so no
     // class or region is systematically served last from a depleted roster.
-    picked.sort_by(|a, b| cmp_rank(&(a.0, a.1), &(b.0, b.1), &rows));
+    // (rank, uscc) is unique, so the unstable sort has one result.
+    picked.par_sort_unstable_by(|a, b| cmp_rank(&(a.0, a.1), &(b.0, b.1), &rows));
+    clock.lap("selection");
 
-    let mut teams = Teams::new(plan, &roster, &history, &seed)?;
-    let mut chosen: Vec<Chosen> = Vec::with_capacity(picked.len());
-    let mut shortfalls: HashMap<Uscc, Shortfall> = HashMap::new();
-    let mut ever_chosen: HashSet<usize> = HashSet::with_capacity(picked.len());
-    for (rank, idx, key) in &picked {
-        ever_chosen.insert(*idx);
-        chosen.push(teams.staff(rows[*idx], key, rank, None, &mut shortfalls));
+    let ctx = Ctx::new(plan, &roster, &history, seed)?;
+    let mut pools = ctx.empty_pools();
+    let list_rows: Vec<&PopulationRow> = picked.iter().map(|p| rows[p.1]).collect();
+    let teams = ctx.staff_in_order(&mut pools, &list_rows);
+    clock.lap("officer teams");
+    let labels: HashMap<StratumKey, String> = strata.keys().map(|k| (*k, k.label())).collect();
+    let (mut chosen, short): (Vec<Chosen>, Vec<Option<Shortfall>>) = picked
+        .par_iter()
+        .zip(teams)
+        .map(|((rank, idx, key), team)| ctx.chosen(rows[*idx], &labels[key], rank, team, None))
+        .unzip();
+    let mut shortfalls: UsccMap<Shortfall> = chosen
+        .iter()
+        .zip(short)
+        .filter_map(|(c, s)| s.map(|s| (c.uscc, s)))
+        .collect();
+    // Row indices ever on the list: a replacement never comes back.
+    let mut ever_chosen = vec![false; rows.len()];
+    for (_, idx, _) in &picked {
+        ever_chosen[*idx] = true;
     }
+    clock.lap("chosen list");
 
     let mut replacements = Vec::with_capacity(requests.len());
     for (uscc, reason) in requests {
@@ -352,7 +462,7 @@ pub(crate) fn derive(
             .position(|c| c.uscc == *uscc)
             .ok_or(DrawError::NotChosen(*uscc))?;
         let gone = chosen.remove(pos);
-        teams.release(&gone.officers);
+        ctx.release(&mut pools, &gone);
         shortfalls.remove(uscc);
         let key = strata
             .iter()
@@ -362,14 +472,18 @@ pub(crate) fn derive(
             strata[&k]
                 .eligible
                 .iter()
-                .filter(|(_, i)| !ever_chosen.contains(i))
+                .filter(|(_, i)| !ever_chosen[*i])
                 .min_by(|a, b| cmp_rank(a, b, &rows))
                 .map(|&(r, i)| (k, r, i))
         });
         let replacement = match next {
             Some((k, rank, idx)) => {
-                ever_chosen.insert(idx);
-                let c = teams.staff(rows[idx], &k, &rank, Some(*uscc), &mut shortfalls);
+                ever_chosen[idx] = true;
+                let team = ctx.staff_one(&mut pools, rows[idx]);
+                let (c, s) = ctx.chosen(rows[idx], &labels[&k], &rank, team, Some(*uscc));
+                if let Some(s) = s {
+                    shortfalls.insert(c.uscc, s);
+                }
                 let u = c.uscc;
                 chosen.push(c);
                 Some(u)
@@ -394,8 +508,10 @@ pub(crate) fn derive(
             })
         })
         .collect();
-    let load = teams.summary(&chosen);
+    let load = ctx.summary(&pools, &chosen);
+    clock.lap("replacements and loads");
     let result_digest = result_digest(&chosen, &replacements);
+    clock.lap("result digest");
     Ok(Manifest {
         algorithm: ALGORITHM_VERSION.to_string(),
         plan: plan.clone(),
@@ -423,26 +539,37 @@ pub fn result_digest(chosen: &[Chosen], replacements: &[Replacement]) -> String 
         chosen: &'a [Chosen],
         replacements: &'a [Replacement],
     }
-    sha256_hex(&canonical_json(&Result {
+    canonical_json_digest(&Result {
         chosen,
         replacements,
-    }))
+    })
 }
 
-fn cmp_rank(
-    a: &([u8; 32], usize),
-    b: &([u8; 32], usize),
-    rows: &[&PopulationRow],
-) -> std::cmp::Ordering {
+fn cmp_rank(a: &(Rank, usize), b: &(Rank, usize), rows: &[&PopulationRow]) -> std::cmp::Ordering {
     a.0.cmp(&b.0)
         .then_with(|| rows[a.1].uscc.as_bytes().cmp(rows[b.1].uscc.as_bytes()))
 }
 
-/// Scope filters, then exclusions, then the quota of each stratum.
-fn build_strata(
+/// Where an in-scope entity ends up.
+#[derive(Clone, Copy)]
+enum Fate {
+    OutOfScope,
+    Deregistered(StratumKey),
+    Revoked(StratumKey),
+    OpenPlan(StratumKey),
+    RecentlyInspected(StratumKey),
+    Eligible(StratumKey),
+}
+
+/// Scope filters, then exclusions, then the quota of each stratum. With
+/// `rank`, every eligible entity's rank is computed (in parallel; each is a
+/// pure function of the seed and the USCC, so the thread count cannot
+/// matter); without, the strata only count (for a preview).
+pub(crate) fn build_strata(
     plan: &Plan,
     rows: &[&PopulationRow],
     seed: &[u8; 32],
+    rank: bool,
 ) -> BTreeMap<StratumKey, Stratum> {
     let open: HashSet<Uscc> = plan.exclusions.open_plan_usccs.iter().copied().collect();
     // validate() has checked the window is inside the calendar.
@@ -450,104 +577,224 @@ fn build_strata(
         .exclusions
         .inspected_within_months
         .and_then(|m| window_start(plan.as_of, m));
-    let mut strata: BTreeMap<StratumKey, Stratum> = BTreeMap::new();
-    for (idx, row) in rows.iter().enumerate() {
-        if !plan.regions.is_empty() && !plan.regions.contains(&row.region) {
-            continue;
-        }
-        if !plan.industry_in_scope(&row.industry) {
-            continue;
-        }
-        if let Some(kinds) = &plan.entity_kinds {
-            match row.uscc.entity_kind() {
-                Some(k) if kinds.contains(&k) => {}
-                _ => continue,
+    // Each block of rows is classified on its own; blocks are merged in
+    // order, so every stratum's eligible list is in population order
+    // whatever the thread count.
+    const BLOCK: usize = 1 << 16;
+    type Partial = HashMap<StratumKey, ([u64; 6], Vec<usize>)>;
+    let partials: Vec<Partial> = rows
+        .par_chunks(BLOCK)
+        .enumerate()
+        .map(|(b, block)| {
+            let mut part: Partial = HashMap::new();
+            for (j, row) in block.iter().enumerate() {
+                let (key, slot) = match fate(plan, &open, inspected_cutoff, row) {
+                    Fate::OutOfScope => continue,
+                    Fate::Deregistered(k) => (k, 1),
+                    Fate::Revoked(k) => (k, 2),
+                    Fate::OpenPlan(k) => (k, 3),
+                    Fate::RecentlyInspected(k) => (k, 4),
+                    Fate::Eligible(k) => (k, 5),
+                };
+                let e = part.entry(key).or_default();
+                e.0[0] += 1;
+                e.0[slot] += 1;
+                if slot == 5 && rank {
+                    e.1.push(b * BLOCK + j);
+                }
             }
+            part
+        })
+        .collect();
+    let mut merged: BTreeMap<StratumKey, ([u64; 6], Vec<usize>)> = BTreeMap::new();
+    for part in partials {
+        // Keys in a fixed order, so indices append in population order.
+        let mut part: Vec<_> = part.into_iter().collect();
+        part.sort_unstable_by_key(|(k, _)| *k);
+        for (key, (counts, idx)) in part {
+            let m = merged.entry(key).or_default();
+            for (a, b) in m.0.iter_mut().zip(counts) {
+                *a += b;
+            }
+            m.1.extend(idx);
         }
-        let key = StratumKey {
-            class: row.class,
-            region: plan.stratify_by_region.then_some(row.region),
-        };
-        let s = strata.entry(key).or_insert_with(|| Stratum {
-            count: StratumCount {
+    }
+    merged
+        .into_iter()
+        .map(|(key, (c, idx))| {
+            let eligible = c[5];
+            let count = StratumCount {
                 stratum: key.label(),
                 class: key.class,
                 region: key.region,
-                size: 0,
-                excluded_deregistered: 0,
-                excluded_revoked: 0,
-                excluded_open_plan: 0,
-                excluded_recently_inspected: 0,
-                eligible: 0,
-                quota: 0,
+                size: c[0],
+                excluded_deregistered: c[1],
+                excluded_revoked: c[2],
+                excluded_open_plan: c[3],
+                excluded_recently_inspected: c[4],
+                eligible,
+                quota: stratum_quota(plan.sampling.get(key.class), plan.stratum_minimum, eligible),
                 drawn: 0,
-            },
-            eligible: Vec::new(),
-        });
-        let c = &mut s.count;
-        c.size += 1;
-        if plan.exclusions.deregistered && row.deregistered {
-            c.excluded_deregistered += 1;
-        } else if plan.exclusions.revoked && row.revoked {
-            c.excluded_revoked += 1;
-        } else if open.contains(&row.uscc) {
-            c.excluded_open_plan += 1;
-        } else if row.class != Class::D
-            && matches!((inspected_cutoff, row.last_inspected_on), (Some(cut), Some(d)) if d > cut)
-        {
-            c.excluded_recently_inspected += 1;
-        } else {
-            c.eligible += 1;
-            s.eligible.push((entity_rank(seed, &row.uscc), idx));
+            };
+            let eligible = idx
+                .par_iter()
+                .map(|&i| (Rank::of(entity_rank(seed, &rows[i].uscc)), i))
+                .collect();
+            (key, Stratum { count, eligible })
+        })
+        .collect()
+}
+
+/// Eligible entities per (stratum label, region), for a preview's staffing.
+pub(crate) fn eligible_by_region(
+    plan: &Plan,
+    rows: &[&PopulationRow],
+) -> BTreeMap<(String, RegionCode), u64> {
+    let open: HashSet<Uscc> = plan.exclusions.open_plan_usccs.iter().copied().collect();
+    let cutoff = plan
+        .exclusions
+        .inspected_within_months
+        .and_then(|m| window_start(plan.as_of, m));
+    let mut out = BTreeMap::new();
+    for row in rows {
+        if let Fate::Eligible(k) = fate(plan, &open, cutoff, row) {
+            *out.entry((k.label(), row.region)).or_default() += 1;
         }
     }
-    for (key, s) in strata.iter_mut() {
-        s.count.quota = stratum_quota(
-            plan.sampling.get(key.class),
-            plan.stratum_minimum,
-            s.count.eligible,
-        );
-    }
-    strata
+    out
 }
 
-/// Officer assignment state.
-struct Teams<'a> {
+fn fate(
+    plan: &Plan,
+    open: &HashSet<Uscc>,
+    inspected_cutoff: Option<NaiveDate>,
+    row: &PopulationRow,
+) -> Fate {
+    if !plan.regions.is_empty() && !plan.regions.contains(&row.region) {
+        return Fate::OutOfScope;
+    }
+    if !plan.industry_in_scope(&row.industry) {
+        return Fate::OutOfScope;
+    }
+    if let Some(kinds) = &plan.entity_kinds {
+        match row.uscc.entity_kind() {
+            Some(k) if kinds.contains(&k) => {}
+            _ => return Fate::OutOfScope,
+        }
+    }
+    let key = StratumKey {
+        class: row.class,
+        region: plan.stratify_by_region.then_some(row.region),
+    };
+    if plan.exclusions.deregistered && row.deregistered {
+        Fate::Deregistered(key)
+    } else if plan.exclusions.revoked && row.revoked {
+        Fate::Revoked(key)
+    } else if open.contains(&row.uscc) {
+        Fate::OpenPlan(key)
+    } else if row.class != Class::D
+        && matches!((inspected_cutoff, row.last_inspected_on), (Some(cut), Some(d)) if d > cut)
+    {
+        Fate::RecentlyInspected(key)
+    } else {
+        Fate::Eligible(key)
+    }
+}
+
+/// A map keyed by USCC with a cheap hash: the keys are checked codes, not
+/// attacker-chosen strings, and it is looked up for every chosen entity.
+type UsccMap<V> = HashMap<Uscc, V, std::hash::BuildHasherDefault<UsccHasher>>;
+
+/// FNV-1a over the code's bytes.
+#[derive(Debug, Clone, Copy)]
+struct UsccHasher(u64);
+
+impl Default for UsccHasher {
+    fn default() -> Self {
+        UsccHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for UsccHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A team, or how many officers were eligible when that was too few.
+type Team = Result<Vec<u32>, u32>;
+
+/// What officer assignment reads but never changes. Officers are referred
+/// to by their index in the canonical roster, which is officer-id byte
+/// order, so comparing indices compares ids.
+struct Ctx<'a> {
     plan: &'a Plan,
     roster: &'a [Officer],
-    seed: &'a [u8; 32],
-    loads: Vec<u32>,
-    qualified: Vec<bool>,
-    /// Qualified officer indices by unit (all under `None` when cross-region).
-    pools: HashMap<Option<RegionCode>, Vec<usize>>,
-    conflicts: Vec<HashSet<Uscc>>,
-    recused: HashMap<Uscc, HashSet<usize>>,
+    seed: [u8; 32],
+    team_size: usize,
+    qualified: u32,
+    /// Pool of each officer (`None`: not qualified for the field).
+    pool_of: Vec<Option<u32>>,
+    /// Position of each officer within its pool.
+    local_of: Vec<u32>,
+    /// Pool by unit (`None` when teams may cross regions: one pool).
+    pool_index: HashMap<Option<RegionCode>, u32>,
+    pool_members: Vec<Vec<u32>>,
+    conflicts: UsccMap<Vec<u32>>,
+    recused: UsccMap<Vec<u32>>,
 }
 
-impl<'a> Teams<'a> {
+/// One pool's mutable state: loads and the deck of officers below capacity,
+/// ordered by (load, level rank at that load, officer index).
+struct Pool {
+    loads: Vec<u32>,
+    keys: Vec<Rank>,
+    deck: BTreeSet<(u32, Rank, u32)>,
+}
+
+impl<'a> Ctx<'a> {
     fn new(
         plan: &'a Plan,
         roster: &'a [Officer],
         history: &[PastInspection],
-        seed: &'a [u8; 32],
+        seed: [u8; 32],
     ) -> Result<Self, DrawError> {
-        let qualified: Vec<bool> = roster
-            .iter()
-            .map(|o| o.qualifications.contains(&plan.field))
-            .collect();
-        let mut pools: HashMap<Option<RegionCode>, Vec<usize>> = HashMap::new();
+        let mut pool_index: HashMap<Option<RegionCode>, u32> = HashMap::new();
+        let mut pool_members: Vec<Vec<u32>> = Vec::new();
+        let mut pool_of = vec![None; roster.len()];
+        let mut local_of = vec![0; roster.len()];
+        let mut qualified = 0;
         for (i, o) in roster.iter().enumerate() {
-            if qualified[i] {
-                let key = (!plan.allow_cross_region_teams).then_some(o.unit);
-                pools.entry(key).or_default().push(i);
+            if !o.qualifications.contains(&plan.field) {
+                continue;
             }
+            qualified += 1;
+            let key = (!plan.allow_cross_region_teams).then_some(o.unit);
+            let p = *pool_index.entry(key).or_insert_with(|| {
+                pool_members.push(Vec::new());
+                (pool_members.len() - 1) as u32
+            });
+            pool_of[i] = Some(p);
+            local_of[i] = pool_members[p as usize].len() as u32;
+            pool_members[p as usize].push(i as u32);
         }
-        let index: HashMap<&str, usize> = roster
+        let index: HashMap<&str, u32> = roster
             .iter()
             .enumerate()
-            .map(|(i, o)| (o.officer_id.as_str(), i))
+            .map(|(i, o)| (o.officer_id.as_str(), i as u32))
             .collect();
-        let mut recused: HashMap<Uscc, HashSet<usize>> = HashMap::new();
+        let mut conflicts: UsccMap<Vec<u32>> = UsccMap::default();
+        for (i, o) in roster.iter().enumerate() {
+            for u in &o.conflicts {
+                conflicts.entry(*u).or_default().push(i as u32);
+            }
+        }
+        let mut recused: UsccMap<Vec<u32>> = UsccMap::default();
         if plan.recusal_months > 0 {
             let cut = window_start(plan.as_of, plan.recusal_months).ok_or(
                 PlanError::WindowOutOfRange {
@@ -559,129 +806,241 @@ impl<'a> Teams<'a> {
             for h in history.iter().filter(|h| h.inspected_on > cut) {
                 // Inspections by officers not on this roster cannot recuse anyone.
                 if let Some(&i) = index.get(h.officer_id.as_str()) {
-                    recused.entry(h.uscc).or_default().insert(i);
+                    recused.entry(h.uscc).or_default().push(i);
                 }
             }
+            for v in recused.values_mut() {
+                v.sort_unstable();
+                v.dedup();
+            }
         }
-        Ok(Teams {
+        Ok(Ctx {
             plan,
             roster,
             seed,
-            loads: vec![0; roster.len()],
+            team_size: plan.team_size as usize,
             qualified,
-            pools,
-            conflicts: roster
-                .iter()
-                .map(|o| o.conflicts.iter().copied().collect())
-                .collect(),
+            pool_of,
+            local_of,
+            pool_index,
+            pool_members,
+            conflicts,
             recused,
         })
     }
 
-    fn available(&self, i: usize, uscc: &Uscc, recused: Option<&HashSet<usize>>) -> bool {
-        !self.conflicts[i].contains(uscc)
-            && !recused.is_some_and(|r| r.contains(&i))
-            && self.loads[i] < self.roster[i].capacity
+    /// Every pool with loads at 0 and every member with capacity in the deck.
+    fn empty_pools(&self) -> Vec<Pool> {
+        self.pool_members
+            .iter()
+            .map(|members| {
+                let keys: Vec<Rank> = members
+                    .iter()
+                    .map(|&g| {
+                        Rank::of(level_rank(
+                            &self.seed,
+                            0,
+                            &self.roster[g as usize].officer_id,
+                        ))
+                    })
+                    .collect();
+                let deck = members
+                    .iter()
+                    .zip(&keys)
+                    .filter(|(&g, _)| self.roster[g as usize].capacity > 0)
+                    .map(|(&g, k)| (0, *k, g))
+                    .collect();
+                Pool {
+                    loads: vec![0; members.len()],
+                    keys,
+                    deck,
+                }
+            })
+            .collect()
     }
 
-    /// Forms the team for one entity: eligible officers sorted by (current
-    /// load, officer rank, officer id), the first `team_size` of them.
-    fn staff(
-        &mut self,
-        row: &PopulationRow,
-        key: &StratumKey,
-        rank: &[u8; 32],
-        replaces: Option<Uscc>,
-        shortfalls: &mut HashMap<Uscc, Shortfall>,
-    ) -> Chosen {
-        let uscc = row.uscc;
-        let pool_key = (!self.plan.allow_cross_region_teams).then_some(row.region);
-        let recused = self.recused.get(&uscc);
-        let mut cands: Vec<(u32, [u8; 32], usize)> = self
-            .pools
-            .get(&pool_key)
-            .map(|p| p.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .filter(|&&i| self.available(i, &uscc, recused))
-            .map(|&i| {
-                (
-                    self.loads[i],
-                    officer_rank(self.seed, &uscc, &self.roster[i].officer_id),
-                    i,
-                )
-            })
-            .collect();
-        let need = self.plan.team_size as usize;
-        let mut officers = Vec::new();
-        if cands.len() < need {
-            shortfalls.insert(uscc, self.shortfall(row, cands.len()));
-        } else {
-            // Officer indices follow officer-id byte order, so ties on
-            // (load, rank) fall back to the officer id.
-            cands.sort_unstable();
-            for &(_, _, i) in &cands[..need] {
-                self.loads[i] += 1;
-                officers.push(self.roster[i].officer_id.clone());
+    fn pool_key(&self, row: &PopulationRow) -> Option<RegionCode> {
+        (!self.plan.allow_cross_region_teams).then_some(row.region)
+    }
+
+    /// Teams for `list` in order. Pools share no officer, so each pool's
+    /// entities are staffed in list order on their own (in parallel): the
+    /// result is the one sequential processing of the list gives.
+    fn staff_in_order(&self, pools: &mut [Pool], list: &[&PopulationRow]) -> Vec<Team> {
+        let mut work: Vec<Vec<usize>> = vec![Vec::new(); pools.len()];
+        let mut teams: Vec<Team> = vec![Err(0); list.len()];
+        for (pos, row) in list.iter().enumerate() {
+            if let Some(&p) = self.pool_index.get(&self.pool_key(row)) {
+                work[p as usize].push(pos);
             }
         }
-        Chosen {
-            uscc,
+        let done: Vec<Vec<(usize, Team)>> = pools
+            .par_iter_mut()
+            .zip(work.par_iter())
+            .map(|(pool, positions)| {
+                positions
+                    .iter()
+                    .map(|&pos| (pos, self.staff(pool, &list[pos].uscc)))
+                    .collect()
+            })
+            .collect();
+        for (pos, team) in done.into_iter().flatten() {
+            teams[pos] = team;
+        }
+        teams
+    }
+
+    fn staff_one(&self, pools: &mut [Pool], row: &PopulationRow) -> Team {
+        match self.pool_index.get(&self.pool_key(row)) {
+            Some(&p) => self.staff(&mut pools[p as usize], &row.uscc),
+            None => Err(0),
+        }
+    }
+
+    /// §6: walk the deck, skipping officers with a conflict or a recusal for
+    /// this entity; the first `2 × team_size` are the candidates; the team is
+    /// the first `team_size` of them by (load, officer rank, officer id).
+    fn staff(&self, pool: &mut Pool, uscc: &Uscc) -> Team {
+        let conflicted = self.conflicts.get(uscc);
+        let recused = self.recused.get(uscc);
+        let skip = |g: u32| {
+            conflicted.is_some_and(|v| v.contains(&g)) || recused.is_some_and(|v| v.contains(&g))
+        };
+        let want = CANDIDATES_PER_SEAT * self.team_size;
+        let mut cands: Vec<(u32, Rank, u32)> = Vec::with_capacity(want);
+        for &(load, _, g) in &pool.deck {
+            if skip(g) {
+                continue;
+            }
+            let id = &self.roster[g as usize].officer_id;
+            cands.push((load, Rank::of(officer_rank(&self.seed, uscc, id)), g));
+            if cands.len() == want {
+                break;
+            }
+        }
+        if cands.len() < self.team_size {
+            // The deck was walked to its end: these are all the eligible.
+            return Err(cands.len() as u32);
+        }
+        cands.sort_unstable();
+        let team: Vec<u32> = cands[..self.team_size].iter().map(|c| c.2).collect();
+        for &g in &team {
+            self.set_load(pool, g, true);
+        }
+        Ok(team)
+    }
+
+    /// Moves an officer one load level up or down, in or out of the deck.
+    fn set_load(&self, pool: &mut Pool, g: u32, up: bool) {
+        let l = self.local_of[g as usize] as usize;
+        let cap = self.roster[g as usize].capacity;
+        let old = pool.loads[l];
+        let new = if up { old + 1 } else { old.saturating_sub(1) };
+        if new == old {
+            return;
+        }
+        if old < cap {
+            pool.deck.remove(&(old, pool.keys[l], g));
+        }
+        pool.loads[l] = new;
+        pool.keys[l] = Rank::of(level_rank(
+            &self.seed,
+            new,
+            &self.roster[g as usize].officer_id,
+        ));
+        if new < cap {
+            pool.deck.insert((new, pool.keys[l], g));
+        }
+    }
+
+    /// Gives back the loads of a chosen entity's team (§7 step 1).
+    fn release(&self, pools: &mut [Pool], gone: &Chosen) {
+        for id in &gone.officers {
+            let Ok(g) = self
+                .roster
+                .binary_search_by(|o| o.officer_id.as_bytes().cmp(id.as_bytes()))
+            else {
+                continue;
+            };
+            if let Some(p) = self.pool_of[g] {
+                self.set_load(&mut pools[p as usize], g as u32, false);
+            }
+        }
+    }
+
+    /// The list entry for an entity and its team (or why it has none).
+    fn chosen(
+        &self,
+        row: &PopulationRow,
+        stratum: &str,
+        rank: &Rank,
+        team: Team,
+        replaces: Option<Uscc>,
+    ) -> (Chosen, Option<Shortfall>) {
+        let (officers, shortfall) = match team {
+            Ok(t) => (
+                t.iter()
+                    .map(|&g| self.roster[g as usize].officer_id.clone())
+                    .collect(),
+                None,
+            ),
+            Err(eligible) => (Vec::new(), Some(self.shortfall(row, eligible))),
+        };
+        let c = Chosen {
+            uscc: row.uscc,
             name: row.name.clone(),
             region: row.region,
             class: row.class,
-            stratum: key.label(),
-            rank: hex::encode(rank),
+            stratum: stratum.to_string(),
+            rank: rank.hex(),
             officers,
             replaces,
-        }
-    }
-
-    fn shortfall(&self, row: &PopulationRow, eligible: usize) -> Shortfall {
-        let mut s = Shortfall {
-            needed: self.plan.team_size,
-            eligible: eligible as u32,
-            ..Shortfall::default()
         };
-        let recused = self.recused.get(&row.uscc);
-        for (i, o) in self.roster.iter().enumerate() {
-            if !self.qualified[i] {
-                s.not_qualified += 1;
-            } else if !self.plan.allow_cross_region_teams && o.unit != row.region {
-                s.other_unit += 1;
-            } else if self.conflicts[i].contains(&row.uscc) {
-                s.conflict += 1;
-            } else if recused.is_some_and(|r| r.contains(&i)) {
-                s.recused += 1;
-            } else if self.loads[i] >= o.capacity {
-                s.at_capacity += 1;
-            }
-        }
-        s
+        (c, shortfall)
     }
 
-    fn release(&mut self, officers: &[String]) {
-        for id in officers {
-            if let Some(i) = self.roster.iter().position(|o| &o.officer_id == id) {
-                self.loads[i] = self.loads[i].saturating_sub(1);
-            }
+    /// Every roster officer counted once, under the first rule it fails.
+    /// Counted from the pools rather than officer by officer, so a large
+    /// roster costs nothing per unstaffed entity.
+    fn shortfall(&self, row: &PopulationRow, eligible: u32) -> Shortfall {
+        let pool = self.pool_index.get(&self.pool_key(row)).copied();
+        let pool_size = pool.map_or(0, |p| self.pool_members[p as usize].len() as u32);
+        let in_pool = |g: &&u32| pool.is_some() && self.pool_of[**g as usize] == pool;
+        let conflicted = self.conflicts.get(&row.uscc);
+        let conflict = conflicted.map_or(0, |v| v.iter().filter(in_pool).count() as u32);
+        let recused = self.recused.get(&row.uscc).map_or(0, |v| {
+            v.iter()
+                .filter(in_pool)
+                .filter(|g| !conflicted.is_some_and(|c| c.contains(g)))
+                .count() as u32
+        });
+        Shortfall {
+            needed: self.plan.team_size,
+            eligible,
+            not_qualified: self.roster.len() as u32 - self.qualified,
+            other_unit: self.qualified - pool_size,
+            conflict,
+            recused,
+            at_capacity: pool_size.saturating_sub(conflict + recused + eligible),
         }
     }
 
-    fn summary(&self, chosen: &[Chosen]) -> LoadSummary {
+    fn summary(&self, pools: &[Pool], chosen: &[Chosen]) -> LoadSummary {
         let regions: HashSet<RegionCode> = chosen.iter().map(|c| c.region).collect();
         let officers: Vec<OfficerLoad> = self
             .roster
             .iter()
             .enumerate()
-            .filter(|(i, o)| {
-                self.qualified[*i]
-                    && (self.plan.allow_cross_region_teams || regions.contains(&o.unit))
-            })
-            .map(|(i, o)| OfficerLoad {
-                officer_id: o.officer_id.clone(),
-                load: self.loads[i],
-                capacity: o.capacity,
+            .filter_map(|(g, o)| {
+                let p = self.pool_of[g]?;
+                if !self.plan.allow_cross_region_teams && !regions.contains(&o.unit) {
+                    return None;
+                }
+                Some(OfficerLoad {
+                    officer_id: o.officer_id.clone(),
+                    load: pools[p as usize].loads[self.local_of[g] as usize],
+                    capacity: o.capacity,
+                })
             })
             .collect();
         LoadSummary {

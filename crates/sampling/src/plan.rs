@@ -131,6 +131,8 @@ pub enum PlanError {
     NoEntityKinds,
     #[error("randomness_source is empty; name the beacon round or lottery draw before committing the plan")]
     NoRandomnessSource,
+    #[error("the plan has no as_of date and none was given (the as-of date of the scores it is drawn from)")]
+    NoAsOf,
     #[error("{what} of {months} months before {as_of} is outside the calendar")]
     WindowOutOfRange {
         what: &'static str,

@@ -3,13 +3,13 @@
 use serde::Serialize;
 use tidewatch_model::Officer;
 
-use crate::digest::{canonical_json, sha256_hex};
+use crate::digest::{canonical_json, canonical_json_digest};
 use crate::draw::{
     canonical_history, canonical_roster, derive, replacement_requests, result_digest, seed,
     DrawInputs, Manifest, PastInspection, ALGORITHM_VERSION,
 };
 use crate::plan::Plan;
-use crate::population::{sorted_rows, PopulationRow};
+use crate::population::{digest_of_sorted, sorted_rows, PopulationRow};
 
 /// The first way a manifest fails to follow from the inputs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +30,12 @@ pub enum Mismatch {
         computed: String,
         /// A chosen entity whose row differs or is missing, when one does.
         hint: Option<String>,
+    },
+    #[error("{what}: committed {committed}, but the manifest has {manifest}")]
+    Commitment {
+        what: String,
+        committed: String,
+        manifest: String,
     },
     #[error("{what}: manifest has {manifest}, re-derived {derived}")]
     Value {
@@ -77,7 +83,7 @@ pub fn verify(
         return Err(value("plan_digest", &manifest.plan_digest, plan_digest));
     }
     let population_digest = match sorted_rows(population) {
-        Ok(rows) => sha256_hex(&crate::population::csv_of_sorted(&rows)),
+        Ok(rows) => digest_of_sorted(&rows),
         Err(e) => return Err(Mismatch::Rederive(e.to_string())),
     };
     if manifest.population_digest != population_digest {
@@ -88,7 +94,7 @@ pub fn verify(
         });
     }
     let roster_digest = canonical_roster(roster)
-        .map(|r| sha256_hex(&canonical_json(&r)))
+        .map(|r| canonical_json_digest(&r))
         .map_err(|e| Mismatch::Rederive(e.to_string()))?;
     if manifest.roster_digest != roster_digest {
         return Err(value(
@@ -97,7 +103,7 @@ pub fn verify(
             roster_digest,
         ));
     }
-    let history_digest = sha256_hex(&canonical_json(&canonical_history(history)));
+    let history_digest = canonical_json_digest(&canonical_history(history));
     if manifest.history_digest != history_digest {
         return Err(value(
             "history_digest",
@@ -139,6 +145,7 @@ pub fn verify(
         &inputs,
         &manifest.randomness,
         &replacement_requests(manifest),
+        &mut Vec::new(),
     )
     .map_err(|e| Mismatch::Rederive(e.to_string()))?;
 
@@ -209,10 +216,11 @@ fn compare_plans(manifest: &Plan, given: &Plan) -> Result<(), Mismatch> {
 
 /// A chosen entity whose population row is missing or no longer matches.
 fn population_hint(manifest: &Manifest, population: &[PopulationRow]) -> Option<String> {
+    let by_uscc: std::collections::HashMap<_, _> = population.iter().map(|r| (r.uscc, r)).collect();
     manifest
         .chosen
         .iter()
-        .find_map(|c| match population.iter().find(|r| r.uscc == c.uscc) {
+        .find_map(|c| match by_uscc.get(&c.uscc) {
             None => Some(format!("chosen entity {} is not in the population", c.uscc)),
             Some(r) if r.name != c.name || r.region != c.region || r.class != c.class => Some(
                 format!("chosen entity {} differs in name, region or class", c.uscc),

@@ -5,9 +5,14 @@ mod common;
 
 use common::*;
 use tidewatch_model::{Domain, Officer};
-use tidewatch_sampling::draw::{entity_rank, officer_rank, seed, PastInspection};
+use tidewatch_sampling::digest::canonical_json;
+use tidewatch_sampling::draw::{
+    canonical_history, canonical_roster, entity_rank, level_rank, officer_rank, seed,
+    PastInspection,
+};
 use tidewatch_sampling::{
-    canonical_csv, draw, verify, Class, DrawInputs, Plan, PopulationRow, Quota,
+    canonical_csv, commit, draw, verify, verify_commitment, Class, DrawInputs, Plan, PopulationRow,
+    Quota,
 };
 
 const RANDOMNESS: &str = "example-beacon-round-4242";
@@ -44,6 +49,8 @@ fn example() -> (Plan, Vec<PopulationRow>, Vec<Officer>, Vec<PastInspection>) {
         officer("ZS-002", "330902", &[Domain::Food], 5),
         officer("ZS-003", "330902", &[Domain::Food], 5),
         officer("ZS-004", "330902", &[Domain::General], 5),
+        officer("ZS-005", "330902", &[Domain::Food], 5),
+        officer("ZS-006", "330902", &[Domain::Food], 1),
         officer("PT-001", "330903", &[Domain::Food], 5),
     ];
     roster[0].conflicts.push(pop[7].uscc);
@@ -69,8 +76,33 @@ const POPULATION_CSV: &str =
 913309020000000088,舟山测试企业8有限公司,330902,F5221,D,false,false,
 ";
 
+const ROSTER_JSON: &str = r#"[{"officer_id":"PT-001","name":"执法人员PT-001","unit":"330903","qualifications":["food"],"conflicts":[],"capacity":5},{"officer_id":"ZS-001","name":"执法人员ZS-001","unit":"330902","qualifications":["general","food"],"conflicts":["913309020000000088"],"capacity":5},{"officer_id":"ZS-002","name":"执法人员ZS-002","unit":"330902","qualifications":["food"],"conflicts":[],"capacity":5},{"officer_id":"ZS-003","name":"执法人员ZS-003","unit":"330902","qualifications":["food"],"conflicts":[],"capacity":5},{"officer_id":"ZS-004","name":"执法人员ZS-004","unit":"330902","qualifications":["general"],"conflicts":[],"capacity":5},{"officer_id":"ZS-005","name":"执法人员ZS-005","unit":"330902","qualifications":["food"],"conflicts":[],"capacity":5},{"officer_id":"ZS-006","name":"执法人员ZS-006","unit":"330902","qualifications":["food"],"conflicts":[],"capacity":1}]"#;
+
+const HISTORY_JSON: &str =
+    r#"[{"uscc":"913309020000000075","officer_id":"ZS-002","inspected_on":"2024-11-20"}]"#;
+
+const COMMITMENT_BODY: &str = r#"{"algorithm":"tidewatch-draw/2","plan_id":"example-2025Q3","plan_digest":"0bd94a4ac49c3c373600cc9d049c5a9f040c2e1216c815d0f52065f38be61b47","population_digest":"a01176b375c6057aa22d007236ab2015a91373a464e0ead7c2d3ba2c2a19e1f2","population_rows":8,"roster_digest":"e879b15c896186a7632cd281fa33a6263d540786b1955066f83edcb706368f6e","roster_officers":7,"history_digest":"f0b34c109623cc265808d80e5b782ac5f31a9ab03871b2990493fbb2bb211304","history_records":1,"randomness_source":"example beacon, round 4242"}"#;
+
+/// The document's text, so the test fails if the document and the code part.
+fn doc() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/draw-algorithm.md"),
+    )
+    .expect("docs/draw-algorithm.md")
+}
+
 #[test]
 fn worked_example_matches_the_document() {
+    let doc = doc();
+    for quoted in [
+        PLAN_JSON,
+        POPULATION_CSV,
+        ROSTER_JSON,
+        HISTORY_JSON,
+        COMMITMENT_BODY,
+    ] {
+        assert!(doc.contains(quoted), "the document lacks {quoted}");
+    }
     let (plan, pop, roster, history) = example();
     let m = draw(
         &DrawInputs {
@@ -99,8 +131,17 @@ fn worked_example_matches_the_document() {
         "a01176b375c6057aa22d007236ab2015a91373a464e0ead7c2d3ba2c2a19e1f2"
     );
     assert_eq!(
+        String::from_utf8(canonical_json(&canonical_roster(&roster).expect("roster")))
+            .expect("utf8"),
+        ROSTER_JSON
+    );
+    assert_eq!(
+        String::from_utf8(canonical_json(&canonical_history(&history))).expect("utf8"),
+        HISTORY_JSON
+    );
+    assert_eq!(
         m.roster_digest,
-        "219f9d528eff1d797a2ffd11d5c90584e53827e610249fa08923ee02c47487da"
+        "e879b15c896186a7632cd281fa33a6263d540786b1955066f83edcb706368f6e"
     );
     assert_eq!(
         m.history_digest,
@@ -110,6 +151,15 @@ fn worked_example_matches_the_document() {
         m.seed,
         "93006c45c414b301cff95b3e6a2e0ab322ab3c04523a6ec91beb67648bf2aec6"
     );
+    for digest in [
+        &m.plan_digest,
+        &m.population_digest,
+        &m.roster_digest,
+        &m.history_digest,
+        &m.seed,
+    ] {
+        assert!(doc.contains(digest.as_str()), "the document lacks {digest}");
+    }
     let s = seed(&m.plan_digest, &m.population_digest, RANDOMNESS);
     let ranks = [
         (
@@ -146,6 +196,7 @@ fn worked_example_matches_the_document() {
         ),
     ];
     for (u, want) in ranks {
+        assert!(doc.contains(want), "the document lacks the rank of {u}");
         let u = u.parse().expect("uscc");
         assert_eq!(hex::encode(entity_rank(&s, &u)), want);
     }
@@ -162,18 +213,33 @@ fn worked_example_matches_the_document() {
         ),
         (
             "91330902000000003Q",
-            "ZS-003",
-            "5fe86e0098d649d949320286ecd08dbec90aa90318be34228a19fb941698214f",
+            "ZS-005",
+            "0e5696f6506be3e0934fa1c43d1e6a29a61384735d5a0257164532e215d1abc2",
+        ),
+        (
+            "91330902000000003Q",
+            "ZS-006",
+            "6664a9b4fa7abd66dfb9c97b4dd0ac214feff880584ed3f1f18a213d06695948",
         ),
         (
             "91330902000000005Y",
-            "ZS-001",
-            "3b0e1ecc3092255534fe8200571f50489cfdf313906afc1e2156682c2a8d655e",
+            "ZS-002",
+            "4c29f078107bcefd0f82e40ccccce82d3232e757abc29b49f181e8aaf8e85ee3",
         ),
         (
             "91330902000000005Y",
             "ZS-003",
             "57a43218b0ab31d75e9ae66e92b011a6ee5898003f6e44986abbf85bba2cf8f4",
+        ),
+        (
+            "91330902000000005Y",
+            "ZS-005",
+            "4fa2d6010672620f48cf535e6be0419d7a892bc538f5514720fc94199365e858",
+        ),
+        (
+            "91330902000000005Y",
+            "ZS-006",
+            "388d07930bf31268abf76661981ad45373f2d4090a27fa61bf25bc6112dc7190",
         ),
         (
             "913309020000000088",
@@ -186,6 +252,11 @@ fn worked_example_matches_the_document() {
             "41793316424a6afed2dbed703aca386faf49b3c2eb9af7772f67d115f1847e96",
         ),
         (
+            "913309020000000088",
+            "ZS-005",
+            "783ab35c77d0fbd6164c4a01b5e8e70987acd2ab1f74a8eacbd361e582c2fc6e",
+        ),
+        (
             "913309020000000075",
             "ZS-001",
             "588a2362e81453f239da28474303b0a043a5e14d3b80d4c9c813fb7fe7e0e0f6",
@@ -195,10 +266,84 @@ fn worked_example_matches_the_document() {
             "ZS-003",
             "4ec8f8105fd88918a38766b3cf0f7d7dbdba444eb15e9db13248cd28f766477c",
         ),
+        (
+            "913309020000000075",
+            "ZS-005",
+            "50b9311bf4cbd4f2369b0307fd751828b2c8eb1f638e1b5230dcfb2f025be501",
+        ),
     ];
     for (u, o, want) in officer_ranks {
+        let line = format!("{u} {o} {want}");
+        assert!(doc.contains(&line), "the document lacks {line}");
         let u = u.parse().expect("uscc");
         assert_eq!(hex::encode(officer_rank(&s, &u, o)), want);
+    }
+    let level_ranks = [
+        (
+            "ZS-001",
+            0,
+            "3d5d5a608a51f803544577c8507b0568e228619ad3644e9d58faba996c32d5a8",
+        ),
+        (
+            "ZS-001",
+            1,
+            "d048554772673061185ae012804ba31ad4921ab764fbb92429fdaee3cbf61829",
+        ),
+        (
+            "ZS-002",
+            0,
+            "a2c835d0d5224ecb126da622aabd20a625555ca9aa5ba597afb1e140dac5aaea",
+        ),
+        (
+            "ZS-002",
+            1,
+            "306172eb2c020ee227802b011d9118670bc9ae68d2acba7ad772f47646f744e1",
+        ),
+        (
+            "ZS-002",
+            2,
+            "3b4881cb6dcfb5962352b8feaf6d99082daa3a7298d1248d26def499499421b0",
+        ),
+        (
+            "ZS-003",
+            0,
+            "c0e380fc55cfe9bca2fb51328ed44c6fa506c23269bf8d0ebdbe9fecac930b8f",
+        ),
+        (
+            "ZS-003",
+            1,
+            "e3f08660c21828036dd01be21eaa78e7024ea2b8f323ee7fb9533c73b8af4186",
+        ),
+        (
+            "ZS-003",
+            2,
+            "334ba65e709ed100b6e45cc46ddc6bb939f5d54a6c590d30d9c4f993bdbd7089",
+        ),
+        (
+            "ZS-005",
+            0,
+            "656ca7f44446231727761be24773afc7d713eb8c6f5158e6477e0ae3b07c4170",
+        ),
+        (
+            "ZS-005",
+            1,
+            "5f93250bed23b9f8318f82f7366aed49d59c10c809697466ac34fbaebe00fcb4",
+        ),
+        (
+            "ZS-005",
+            2,
+            "be7240c92bcb960c4815857b85e50416649e0c32a83069371da8f05fda24427e",
+        ),
+        (
+            "ZS-006",
+            0,
+            "5f624a08bb99c0533394f411b05d5815a68aad2808e8a1301f98d04073cd89e3",
+        ),
+    ];
+    for (o, load, want) in level_ranks {
+        let line = format!("{o} load {load} {want}");
+        assert!(doc.contains(&line), "the document lacks {line}");
+        assert_eq!(hex::encode(level_rank(&s, load, o)), want);
     }
     let list: Vec<(&str, Vec<&str>)> = m
         .chosen
@@ -213,18 +358,55 @@ fn worked_example_matches_the_document() {
     assert_eq!(
         list,
         vec![
-            ("91330902000000003Q", vec!["ZS-001", "ZS-003"]),
-            ("91330902000000005Y", vec!["ZS-002", "ZS-001"]),
-            ("913309020000000088", vec!["ZS-002", "ZS-003"]),
-            ("913309020000000075", vec!["ZS-003", "ZS-001"]),
+            ("91330902000000003Q", vec!["ZS-001", "ZS-005"]),
+            ("91330902000000005Y", vec!["ZS-006", "ZS-002"]),
+            ("913309020000000088", vec!["ZS-003", "ZS-002"]),
+            ("913309020000000075", vec!["ZS-003", "ZS-005"]),
         ]
     );
-    assert_eq!((m.load.min, m.load.max), (2, 3));
+    let loads: Vec<(&str, u32)> = m
+        .load
+        .officers
+        .iter()
+        .map(|o| (o.officer_id.as_str(), o.load))
+        .collect();
+    assert_eq!(
+        loads,
+        [
+            ("ZS-001", 1),
+            ("ZS-002", 2),
+            ("ZS-003", 2),
+            ("ZS-005", 2),
+            ("ZS-006", 1)
+        ]
+    );
+    assert_eq!((m.load.min, m.load.max), (1, 2));
+    assert_eq!(m.algorithm, "tidewatch-draw/2");
     assert_eq!(
         m.result_digest,
-        "24304e7336402dca345c1930e67dd22a5e00bee490f0459978df0f3016237aa2"
+        "30bcb832d90486acf004fd02b596fbee7d45f86072c0d46dcb7243ba3ea31943"
     );
+    assert!(doc.contains(&m.result_digest));
     verify(&m, &plan, &pop, &history, &roster).expect("verify");
+
+    // The commitment: its digest is SHA-256 of the body the document quotes.
+    let c = commit(&DrawInputs {
+        plan: &plan,
+        population: &pop,
+        roster: &roster,
+        history: &history,
+    })
+    .expect("commit");
+    assert_eq!(
+        c.commitment_digest,
+        "64ab540bb33b8901c1abeac330b39130d50aeaffc8ccf779b28f4c3425586646"
+    );
+    assert_eq!(
+        c.commitment_digest,
+        tidewatch_sampling::digest::sha256_hex(COMMITMENT_BODY.as_bytes())
+    );
+    assert!(doc.contains(&c.commitment_digest));
+    verify_commitment(&m, &c).expect("follows the commitment");
 
     // The replacement step of the example: 3Q turns out closed.
     let inputs = DrawInputs {
@@ -248,9 +430,10 @@ fn worked_example_matches_the_document() {
         Some("91330902000000001J")
     );
     let last = r.chosen.last().expect("replacement");
-    assert_eq!(last.officers, vec!["ZS-002", "ZS-001"]);
+    assert_eq!(last.officers, vec!["ZS-001", "ZS-005"]);
     assert_eq!(
         r.result_digest,
-        "da5c6805ae0d2354dd46826ec979d6ce65c84978711b673150f66c427a070e17"
+        "71be07223297f99055b9e78c99b7e57903206c4154c04969de687cee811faf56"
     );
+    assert!(doc.contains(&r.result_digest));
 }
