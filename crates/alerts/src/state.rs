@@ -1,0 +1,176 @@
+//! The state of every list: per entity, its entries (proposals and
+//! listings, current and past) and the alert ids already announced.
+//!
+//! Everything here is serde-serializable: the embedded run keeps it in
+//! `out/lists-state.json`, the streaming engine in its checkpoints. The
+//! entries themselves are recomputed from the entity's history at each
+//! evaluation (see [`crate::evaluate`]); what the state adds is memory of
+//! what was announced (so nothing is announced twice), the per-entity
+//! sequence, and the rule version each entry was made under.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Cause, EntityRef};
+use crate::rules::Mode;
+
+/// Format of the serialized state; bumped on incompatible changes.
+pub const STATE_FORMAT: u32 = 1;
+
+/// Where an entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Proposed to the listing authority; no decision yet.
+    Proposed,
+    /// On the list.
+    Listed,
+    /// Taken off the list (`end_cause` says why).
+    Removed,
+    /// A proposal that no longer stands (`end_cause` says why).
+    Withdrawn,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Proposed => "proposed",
+            Status::Listed => "listed",
+            Status::Removed => "removed",
+            Status::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Proposed or listed.
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::Proposed | Status::Listed)
+    }
+}
+
+/// One proposal or listing of one entity on one list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub list: String,
+    /// The rule that matched, or `<list>.decision` for a listing no rule
+    /// proposed (e.g. another authority's decision).
+    pub rule: String,
+    /// Tells apart entries of one rule: the triggering event, the report
+    /// year, the group of a counted rule.
+    pub key: String,
+    pub mode: Mode,
+    /// The rule's version when the entry was opened; its alerts keep it.
+    pub rule_version: String,
+    pub triggers: Vec<String>,
+    pub reason: String,
+    /// The date the entry was opened (proposed, or listed directly).
+    pub opened_on: NaiveDate,
+    pub status: Status,
+    pub proposed_on: Option<NaiveDate>,
+    pub listed_on: Option<NaiveDate>,
+    /// The decision record that listed it (or confirmed an automatic listing).
+    pub decision: Option<String>,
+    pub authority: Option<String>,
+    pub expires_on: Option<NaiveDate>,
+    pub repair_from: Option<NaiveDate>,
+    /// When the cause was corrected (e.g. the missing report filed).
+    pub corrected_on: Option<NaiveDate>,
+    /// A credit repair that came before the earliest early removal.
+    pub repair_seen_on: Option<NaiveDate>,
+    pub ended_on: Option<NaiveDate>,
+    pub end_cause: Option<Cause>,
+    pub end_event: Option<String>,
+    /// The authority's removal record that followed a removal the engine
+    /// had already made (on repair or correction).
+    pub removal_decision: Option<String>,
+}
+
+impl Entry {
+    /// What identifies an entry across evaluations.
+    pub fn identity(&self) -> (&str, &str, &str, NaiveDate) {
+        (&self.list, &self.rule, &self.key, self.opened_on)
+    }
+}
+
+/// One entity's lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityLists {
+    pub entity: EntityRef,
+    /// The as-of date of the evaluation that produced this.
+    pub as_of: NaiveDate,
+    /// The last per-entity alert sequence number used.
+    pub seq: u64,
+    pub entries: Vec<Entry>,
+    /// Ids of the alerts announced for this entity.
+    pub announced: BTreeSet<String>,
+}
+
+impl EntityLists {
+    /// Entries on `list` with this status.
+    pub fn entries_on<'a>(
+        &'a self,
+        list: &'a str,
+        status: Status,
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries
+            .iter()
+            .filter(move |e| e.list == list && e.status == status)
+    }
+
+    pub fn is_listed_on(&self, list: &str) -> bool {
+        self.entries_on(list, Status::Listed).next().is_some()
+    }
+}
+
+/// The state of every list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListState {
+    pub format: u32,
+    /// The as-of date of the last evaluation; `None` before the first.
+    pub as_of: Option<NaiveDate>,
+    /// Version of the rules file last used (informational).
+    pub rules_version: String,
+    /// Entities with entries or announced alerts, by USCC.
+    pub entities: BTreeMap<String, EntityLists>,
+}
+
+impl Default for ListState {
+    fn default() -> Self {
+        ListState {
+            format: STATE_FORMAT,
+            as_of: None,
+            rules_version: String::new(),
+            entities: BTreeMap::new(),
+        }
+    }
+}
+
+impl ListState {
+    pub fn entity(&self, uscc: &str) -> Option<&EntityLists> {
+        self.entities.get(uscc)
+    }
+
+    /// Replaces an entity's lists with a new evaluation's.
+    pub fn put(&mut self, uscc: &str, lists: Option<EntityLists>) {
+        match lists {
+            Some(l) => {
+                self.entities.insert(uscc.to_owned(), l);
+            }
+            None => {
+                self.entities.remove(uscc);
+            }
+        }
+    }
+
+    /// Entries with a status on a list, with their entity, by USCC.
+    pub fn on_list<'a>(
+        &'a self,
+        list: &'a str,
+        status: Status,
+    ) -> impl Iterator<Item = (&'a EntityLists, &'a Entry)> + 'a {
+        self.entities
+            .values()
+            .flat_map(move |el| el.entries_on(list, status).map(move |e| (el, e)))
+    }
+}

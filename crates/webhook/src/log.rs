@@ -1,0 +1,153 @@
+//! The alert log: `out/alerts.ndjson`, one [`LoggedAlert`] per line with a
+//! global sequence number, append-only across runs.
+//!
+//! Receivers that missed alerts catch up from the last sequence number they
+//! have ([`alerts_since`]); delivery re-reads the log after a restart. An
+//! alert id is written once: appending an id the log already holds (a run
+//! that crashed after writing the log but before saving the list state, and
+//! was run again) is skipped. A torn last line from a crash mid-write is cut
+//! off when the log is opened.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use tidewatch_alerts::{Alert, LoggedAlert};
+
+use crate::WebhookError;
+
+fn io(path: &Path, e: std::io::Error) -> WebhookError {
+    WebhookError::Io {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// Reads every complete line of a log; `Ok(empty)` if there is no log.
+/// Returns the alerts and the byte length of the complete lines.
+fn read_lines(path: &Path) -> Result<(Vec<LoggedAlert>, u64), WebhookError> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(io(path, e)),
+    };
+    let mut r = BufReader::new(f);
+    let mut out = Vec::new();
+    let mut good = 0u64;
+    let mut buf = Vec::new();
+    let mut line_no = 0usize;
+    loop {
+        buf.clear();
+        let n = r.read_until(b'\n', &mut buf).map_err(|e| io(path, e))?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            // End, or a torn line a crash left behind.
+            break;
+        }
+        line_no += 1;
+        let a: LoggedAlert = serde_json::from_slice(&buf).map_err(|e| WebhookError::Corrupt {
+            path: path.display().to_string(),
+            line: line_no,
+            message: e.to_string(),
+        })?;
+        if a.seq != line_no as u64 {
+            return Err(WebhookError::Corrupt {
+                path: path.display().to_string(),
+                line: line_no,
+                message: format!("sequence {} where {line_no} was expected", a.seq),
+            });
+        }
+        good += n as u64;
+        out.push(a);
+    }
+    Ok((out, good))
+}
+
+/// Every alert in the log, in sequence order.
+pub fn read_log(path: &Path) -> Result<Vec<LoggedAlert>, WebhookError> {
+    Ok(read_lines(path)?.0)
+}
+
+/// Up to `limit` alerts with a sequence number above `seq`, in order: what
+/// a receiver whose last alert was `seq` has missed (0 for everything).
+pub fn alerts_since(path: &Path, seq: u64, limit: usize) -> Result<Vec<LoggedAlert>, WebhookError> {
+    let (all, _) = read_lines(path)?;
+    Ok(all
+        .into_iter()
+        .filter(|a| a.seq > seq)
+        .take(limit)
+        .collect())
+}
+
+/// The log, open for appending.
+#[derive(Debug)]
+pub struct AlertLog {
+    path: PathBuf,
+    file: File,
+    last_seq: u64,
+    ids: HashSet<String>,
+}
+
+impl AlertLog {
+    /// Opens (or creates) the log, cutting off a torn last line.
+    pub fn open(path: &Path) -> Result<AlertLog, WebhookError> {
+        let (all, good) = read_lines(path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io(path, e))?;
+        let len = file.metadata().map_err(|e| io(path, e))?.len();
+        if len > good {
+            file.set_len(good).map_err(|e| io(path, e))?;
+            file.sync_all().map_err(|e| io(path, e))?;
+        }
+        Ok(AlertLog {
+            path: path.to_owned(),
+            file,
+            last_seq: all.last().map_or(0, |a| a.seq),
+            ids: all.into_iter().map(|a| a.alert.id).collect(),
+        })
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// Appends alerts not in the log yet, numbering them on, and syncs the
+    /// file before returning what was written.
+    pub fn append(&mut self, alerts: &[Alert]) -> Result<Vec<LoggedAlert>, WebhookError> {
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for a in alerts {
+            if self.ids.contains(&a.id) {
+                continue;
+            }
+            let logged = LoggedAlert {
+                seq: self.last_seq + out.len() as u64 + 1,
+                alert: a.clone(),
+            };
+            serde_json::to_writer(&mut buf, &logged).map_err(|e| WebhookError::Corrupt {
+                path: self.path.display().to_string(),
+                line: 0,
+                message: format!("cannot serialise alert {}: {e}", a.id),
+            })?;
+            buf.push(b'\n');
+            out.push(logged);
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        self.file.write_all(&buf).map_err(|e| io(&self.path, e))?;
+        self.file.sync_data().map_err(|e| io(&self.path, e))?;
+        for a in &out {
+            self.ids.insert(a.alert.id.clone());
+        }
+        self.last_seq += out.len() as u64;
+        Ok(out)
+    }
+}
