@@ -22,9 +22,20 @@ cargo fmt --all -- --check
 step "cargo clippy (-D warnings)"
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
+step "promtool (Prometheus' checker, for the deploy and metrics tests)"
+bash scripts/ci/promtool.sh
+
+step "Kafka-compatible test broker"
+# The integration tests talk to a real broker; they fail (never skip) when
+# TIDEWATCH_TEST_BROKERS is unset.
+port="${TIDEWATCH_TEST_PORT:-19092}"
+broker_pid=$(scripts/ci/broker.sh start "$port")
+export TIDEWATCH_TEST_BROKERS="127.0.0.1:$port"
+echo "tansu on $TIDEWATCH_TEST_BROKERS (pid $broker_pid)"
+
 step "cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; kill "$broker_pid" 2>/dev/null || true' EXIT
 cargo test --release --locked --workspace 2>&1 | tee "$log"
 
 # One closing line for the whole run: the per-binary lines end with the

@@ -206,6 +206,10 @@ fn killed_at_random_points_the_engine_loses_and_repeats_nothing() {
         let after = Duration::from_millis(400 + x % 1000);
         let mut child = tidewatch()
             .args(["serve", "--brokers", &brokers(), "--topic-prefix", &prefix])
+            .args(["--listen", "127.0.0.1:0"])
+            // The API's audit log defaults to out/ under the working
+            // directory: keep it in the test's own.
+            .current_dir(tmp.path())
             .arg("--checkpoint-dir")
             .arg(&state)
             .args(["--as-of", "2026-09-30", "--pipelines"])

@@ -36,8 +36,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the one-shot job on the embedded default (files in, files out).
+    /// Run the one-shot job: on the embedded default (files in, files out),
+    /// or with --brokers up to the topics' current end.
     Run(cmd::run::RunArgs),
+    /// Run the continuous engine on Kafka.
+    Serve(cmd::serve::ServeArgs),
+    /// Load seed or generated event files into the input topics.
+    Produce(cmd::produce::ProduceArgs),
+    /// Double-random draws: preview, commit, run, verify, replace, status, bench.
+    Draw(cmd::draw::DrawArgs),
     /// Print one entity's scorecards line by line: why it is in its class.
     Explain(cmd::explain::ExplainArgs),
     /// Import or check scorecard models.
@@ -52,6 +59,12 @@ enum Command {
     Seed(cmd::seed::SeedArgs),
     /// List the feature catalogue: name, dimension, unit and meaning.
     Features(cmd::features::FeaturesArgs),
+    /// Check the audit log of draw runs and list changes.
+    Audit(cmd::audit::AuditArgs),
+    /// Who is on which blacklist and why (from the out dir).
+    Lists(cmd::lists::ListsArgs),
+    /// Deliver the alert log to webhook targets, or print it from a sequence number.
+    Alerts(cmd::lists::AlertsArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,13 +72,19 @@ fn main() -> ExitCode {
     init_logging(cli.log_json);
     let r = match cli.command {
         Command::Run(a) => cmd::run::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Produce(a) => cmd::produce::run(a),
         Command::Uscc(a) => cmd::uscc::run(a),
+        Command::Draw(a) => cmd::draw::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Model(a) => cmd::model::run(a),
         Command::Score(a) => cmd::score::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Seed(a) => cmd::seed::run(a),
         Command::Features(a) => cmd::features::run(a),
+        Command::Audit(a) => cmd::audit::run(a),
+        Command::Lists(a) => cmd::lists::run(a),
+        Command::Alerts(a) => cmd::lists::alerts(a),
     };
     match r {
         Ok(code) => code,

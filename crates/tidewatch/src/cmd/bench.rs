@@ -1,6 +1,10 @@
 //! `tidewatch bench score --entities N`: the scoring core's throughput on a
 //! synthetic population whose features are already in memory, against the
 //! physical limit of reading the feature columns once.
+//! `tidewatch bench ingest`: the ingest step's throughput (see [`ingest`]).
+
+mod ingest;
+mod stream;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +35,50 @@ enum BenchWhat {
         /// The model to score with.
         #[arg(long, default_value = "pipelines/models/general.toml")]
         model: PathBuf,
+    },
+    /// The engine on a broker: consume → decode → apply → rescore → produce
+    /// throughput, the broker alone for comparison, and the event-to-score
+    /// latency at a fixed offered rate.
+    Stream {
+        /// Kafka brokers (HOST:PORT).
+        #[arg(long)]
+        brokers: String,
+        /// Events to pre-fill the topics with.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Offered rate for the latency test (events/s).
+        #[arg(long, default_value_t = 20_000)]
+        rate: u64,
+        /// Length of the latency test (seconds).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Partitions of the topics created.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+        /// Directory with policy.toml and its models.
+        #[arg(long, default_value = "pipelines")]
+        pipelines: PathBuf,
+    },
+    /// Decode, validate and apply records held in memory (events/s by stage).
+    Ingest {
+        /// Generate a population of this many entities (default 1,000,000).
+        #[arg(long, conflicts_with = "seeds")]
+        entities: Option<u64>,
+        /// Read the records of a seeds directory instead.
+        #[arg(long)]
+        seeds: Option<PathBuf>,
+        /// The as-of date (default: the data's own).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Records per `offer_batch` call.
+        #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1..))]
+        batch: u64,
+        /// Time `offer_batch` alone (for profiling it).
+        #[arg(long)]
+        batch_only: bool,
+        /// Timed repetitions of each measurement (the best is reported).
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
     },
 }
 
@@ -65,11 +113,42 @@ fn rate(n: usize, d: Duration) -> String {
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
-    let BenchWhat::Score {
-        entities: n,
-        repeat,
-        model,
-    } = a.what;
+    let (n, repeat, model) = match a.what {
+        BenchWhat::Score {
+            entities,
+            repeat,
+            model,
+        } => (entities, repeat, model),
+        BenchWhat::Stream {
+            brokers,
+            events,
+            rate,
+            seconds,
+            partitions,
+            pipelines,
+        } => {
+            stream::run(stream::StreamBench {
+                brokers,
+                events,
+                rate,
+                seconds,
+                partitions,
+                pipelines,
+            })?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        BenchWhat::Ingest {
+            entities,
+            seeds,
+            as_of,
+            batch,
+            batch_only,
+            repeat,
+        } => {
+            ingest::run(entities, seeds, as_of, batch as usize, batch_only, repeat)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let m = Model::load(&model)?;
     let t = Instant::now();
     let df = frame_for(&[&m], n, 20_260_930)

@@ -1,8 +1,15 @@
+pub mod audit;
 pub mod bench;
+pub mod draw;
 pub mod explain;
 pub mod features;
+pub mod kafka;
+pub mod lists;
 pub mod model;
+pub mod produce;
 pub mod run;
 pub mod score;
 pub mod seed;
+pub mod serve;
+pub mod serve_api;
 pub mod uscc;

@@ -38,6 +38,10 @@ pub struct RunArgs {
     /// Directory with policy.toml and the models it names.
     #[arg(long, default_value = "pipelines")]
     pipelines: PathBuf,
+    /// Kafka mode: read the three topics up to their end offsets at start
+    /// (resuming from the latest checkpoint) instead of the seed files.
+    #[command(flatten)]
+    kafka: super::kafka::KafkaArgs,
 }
 
 /// `out/summary.json`.
@@ -123,13 +127,43 @@ pub fn ingest_seeds(seeds: &Path, as_of: NaiveDate) -> anyhow::Result<(Pipeline,
     Ok((pipe, dead))
 }
 
+/// Kafka mode of the one-shot job: catch up to the end offsets found at
+/// start, publishing scores and dead letters and checkpointing on the way.
+fn ingest_kafka(
+    a: &RunArgs,
+    policy: &Policy,
+) -> anyhow::Result<(Pipeline, Vec<DeadLetter>, String)> {
+    let cfg = a.kafka.config(a.as_of)?;
+    let source = format!("kafka {} ({}*)", cfg.kafka.brokers, cfg.kafka.topic_prefix);
+    let mut runner = tidewatch_kafka::runner::Runner::open(cfg, policy.clone())?;
+    runner.catch_up()?;
+    let (pipe, dead, stats) = runner.into_parts();
+    tracing::info!(?stats, "caught up");
+    Ok((pipe, dead, source))
+}
+
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
-    let as_of = resolve_as_of(a.as_of, &a.seeds)?;
+    // File mode: the as-of date is checked before anything else is read.
+    let file_as_of = if a.kafka.wanted() {
+        None
+    } else {
+        Some(resolve_as_of(a.as_of, &a.seeds)?)
+    };
     let policy = load_policy(&a.pipelines)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut timings = BTreeMap::new();
-    let (pipe, dead) = ingest_seeds(&a.seeds, as_of)?;
+    let (pipe, dead, source) = if a.kafka.wanted() {
+        ingest_kafka(&a, &policy)?
+    } else {
+        let as_of = match file_as_of {
+            Some(d) => d,
+            None => resolve_as_of(a.as_of, &a.seeds)?,
+        };
+        let (pipe, dead) = ingest_seeds(&a.seeds, as_of)?;
+        (pipe, dead, a.seeds.display().to_string())
+    };
+    let as_of = pipe.as_of;
     timings.insert("ingest", t0.elapsed().as_millis());
 
     let t = Instant::now();
@@ -150,6 +184,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         .map(|r| r.unwrap_or("").to_owned())
         .collect();
     let classes = scores::distribution(&ev, &regions);
+
+    // ---- lists and alerts (before scores.parquet is overwritten: the
+    // previous scores are read from it); printed after the summary ----
+    let lists = super::lists::update(&a.pipelines, &a.out, &pipe.store, &ev, as_of)?;
+    // ---- end lists and alerts ----
 
     let t = Instant::now();
     output::write_features(&a.out.join("features.parquet"), &pipe.store, &table)?;
@@ -180,7 +219,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     timings.insert("total", t0.elapsed().as_millis());
     let summary = Summary {
         as_of,
-        seeds: a.seeds.display().to_string(),
+        seeds: source,
         entities: pipe.store.len(),
         rejected_total: pipe.stats.rejected_total(),
         ingest: pipe.stats.clone(),
@@ -195,6 +234,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     print_summary(&summary, &a.out);
+    lists.print(&a.out); // lists and alerts
+
+    // Double-random draw: the default plan of pipelines/draws over these scores.
+    if !a.kafka.wanted() {
+        crate::cmd::draw::default_draw(&a.out, &a.seeds, &a.pipelines, as_of)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
