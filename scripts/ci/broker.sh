@@ -29,6 +29,10 @@ install() {
 start() {
   local port="${1:-9092}"
   install
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "127.0.0.1:$port is already in use; stop what listens there or set TIDEWATCH_TEST_PORT" >&2
+    return 1
+  fi
   local log="${TMPDIR:-/tmp}/tansu-$port.log"
   "$bin" broker --storage-engine=memory://tansu/ \
     --listener-url="tcp://127.0.0.1:$port" \
