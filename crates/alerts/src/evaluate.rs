@@ -147,18 +147,7 @@ pub fn evaluate(
 ) -> Evaluated {
     let entity = input.entity;
     let as_of = ctx.as_of;
-    let mut events: Vec<&Event> = entity
-        .history
-        .iter()
-        .filter(|e| e.occurred_on() <= as_of)
-        .collect();
-    events.sort_by(|a, b| {
-        (a.occurred_on(), a.family(), a.event_id()).cmp(&(
-            b.occurred_on(),
-            b.family(),
-            b.event_id(),
-        ))
-    });
+    let events = entity.history_until(as_of);
     let prior: PriorVersions = previous
         .map(|p| {
             p.entries

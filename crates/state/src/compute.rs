@@ -171,18 +171,7 @@ pub fn entity_row(entity: &Entity, as_of: NaiveDate) -> Row {
     let w24 = window_start(as_of, 24);
     let w36 = window_start(as_of, 36);
 
-    let mut events: Vec<&Event> = entity
-        .history
-        .iter()
-        .filter(|e| e.occurred_on() <= as_of)
-        .collect();
-    events.sort_by(|a, b| {
-        (a.occurred_on(), a.family(), a.event_id()).cmp(&(
-            b.occurred_on(),
-            b.family(),
-            b.event_id(),
-        ))
-    });
+    let events = entity.history_until(as_of);
     let withdrawn: HashSet<&str> = events
         .iter()
         .filter_map(|e| match e {

@@ -63,6 +63,24 @@ impl Entity {
             .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)))
             .map(|(_, _, r)| r)
     }
+
+    /// The events up to `as_of`, in event time: sorted by (date, family,
+    /// event id), so the order never depends on arrival order.
+    pub fn history_until(&self, as_of: chrono::NaiveDate) -> Vec<&Event> {
+        let mut events: Vec<&Event> = self
+            .history
+            .iter()
+            .filter(|e| e.occurred_on() <= as_of)
+            .collect();
+        events.sort_by(|a, b| {
+            (a.occurred_on(), a.family(), a.event_id()).cmp(&(
+                b.occurred_on(),
+                b.family(),
+                b.event_id(),
+            ))
+        });
+        events
+    }
 }
 
 /// What applying an event did.
