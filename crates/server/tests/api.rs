@@ -856,6 +856,9 @@ async fn request_logs_carry_no_personal_data_or_uscc() {
         .with_writer(move || w.clone())
         .finish();
     let _g = tracing::subscriber::set_default(sub);
+    // Tests run in parallel: a callsite first hit on another thread, with no
+    // subscriber there, caches "never"; make it ask again.
+    tracing::callsite::rebuild_interest_cache();
 
     let f = fixture();
     let (_, b, _) = ids();
