@@ -45,6 +45,8 @@ pub fn plain_client(
         .set("queue.buffering.max.messages", "200000")
         .create_with_context(Deliveries::default())
         .context("creating the baseline producer")?;
+    // Created first: producing to an unknown topic waits for its metadata.
+    crate::topics::ensure_one(cfg, out_topic)?;
     let mut tpl = TopicPartitionList::new();
     for (_, t) in topics.inputs() {
         let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10))?;
@@ -58,10 +60,18 @@ pub fn plain_client(
     let every = (records / writes.max(1)).max(1);
     let start = Instant::now();
     let (mut read, mut written) = (0u64, 0u64);
+    let mut idle_since = Instant::now();
     while read < records {
-        let Some(m) = consumer.poll(Duration::from_secs(10)) else {
-            anyhow::bail!("the baseline read {read} of {records} records, then nothing for 10 s");
+        // Short polls, as the engine's loop makes them.
+        let Some(m) = consumer.poll(Duration::from_millis(50)) else {
+            if idle_since.elapsed() > Duration::from_secs(10) {
+                anyhow::bail!(
+                    "the baseline read {read} of {records} records, then nothing for 10 s"
+                );
+            }
+            continue;
         };
+        idle_since = Instant::now();
         let m = m?;
         read += 1;
         if read % every == 0 && written < writes {

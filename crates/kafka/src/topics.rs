@@ -49,6 +49,26 @@ impl Topics {
     }
 }
 
+/// Creates one topic with `partitions` partitions unless it exists.
+pub fn ensure_one(cfg: &KafkaConfig, name: &str) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = cfg
+        .client_config()
+        .create()
+        .context("creating the Kafka admin client")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let t = NewTopic::new(name, cfg.partitions, TopicReplication::Fixed(1));
+    for r in rt.block_on(admin.create_topics([&t], &opts))? {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => anyhow::bail!("creating topic {t} on {}: {e}", cfg.brokers),
+        }
+    }
+    Ok(())
+}
+
 /// Creates the topics that do not exist yet: the inputs and outputs with
 /// `partitions` partitions (inputs must share a partition count so that an
 /// entity's three feeds land in the same partition number), `scores`
