@@ -76,38 +76,65 @@ pub struct CheckpointDir {
     seq: u64,
 }
 
-fn family_byte(f: Family) -> u8 {
-    match f {
-        Family::Inspections => 0,
-        Family::Complaints => 1,
-        Family::CreditRecords => 2,
+/// Where a record came from, borrowed: what a frame stores of its source.
+#[derive(Debug, Clone, Copy)]
+pub enum SourceRef<'a> {
+    Kafka {
+        topic: &'a str,
+        partition: i32,
+        offset: i64,
+    },
+    File {
+        file: &'a str,
+        line: u64,
+    },
+}
+
+impl<'a> From<&'a SourcePos> for SourceRef<'a> {
+    fn from(s: &'a SourcePos) -> Self {
+        match s {
+            SourcePos::Kafka {
+                topic,
+                partition,
+                offset,
+            } => SourceRef::Kafka {
+                topic,
+                partition: *partition,
+                offset: *offset,
+            },
+            SourcePos::File { file, line } => SourceRef::File { file, line: *line },
+        }
     }
 }
 
 /// Frame: u32 length of what follows, u8 family, u8 source kind, then for
-/// Kafka i32 partition, i64 offset, u16 topic length, topic; for a file u64
-/// line, u16 name length, name; then the record bytes. Little-endian.
-fn encode(r: &LoggedRecord) -> Vec<u8> {
-    let mut body = vec![family_byte(r.family)];
-    let (kind, a, b, name): (u8, i64, i64, &str) = match &r.source {
-        SourcePos::Kafka {
+/// Kafka i64 partition, i64 offset; for a file i64 0, i64 line; then u16
+/// name length, name (topic or file); then the record bytes.
+/// Little-endian. Written straight to `out`: no copy of the record.
+fn encode_into(
+    out: &mut impl Write,
+    family: Family,
+    source: SourceRef<'_>,
+    bytes: &[u8],
+) -> std::io::Result<u64> {
+    let (kind, a, b, name): (u8, i64, i64, &str) = match source {
+        SourceRef::Kafka {
             topic,
             partition,
             offset,
-        } => (0, i64::from(*partition), *offset, topic),
-        SourcePos::File { file, line } => (1, 0, *line as i64, file),
+        } => (0, i64::from(partition), offset, topic),
+        SourceRef::File { file, line } => (1, 0, line as i64, file),
     };
-    body.push(kind);
-    body.extend_from_slice(&a.to_le_bytes());
-    body.extend_from_slice(&b.to_le_bytes());
     let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
-    body.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    body.extend_from_slice(name);
-    body.extend_from_slice(&r.bytes);
-    let mut out = Vec::with_capacity(body.len() + 4);
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&body);
-    out
+    let body = 1 + 1 + 8 + 8 + 2 + name.len() + bytes.len();
+    out.write_all(&(body as u32).to_le_bytes())?;
+    out.write_all(&[family.index() as u8, kind])?;
+    out.write_all(&a.to_le_bytes())?;
+    out.write_all(&b.to_le_bytes())?;
+    out.write_all(&(name.len() as u16).to_le_bytes())?;
+    out.write_all(name)?;
+    out.write_all(bytes)?;
+    Ok(4 + body as u64)
 }
 
 fn decode(body: &[u8]) -> anyhow::Result<LoggedRecord> {
@@ -116,9 +143,7 @@ fn decode(body: &[u8]) -> anyhow::Result<LoggedRecord> {
             .with_context(|| format!("log frame of {} bytes is cut short", body.len()))
     };
     let family = match take(0, 1)?[0] {
-        0 => Family::Inspections,
-        1 => Family::Complaints,
-        2 => Family::CreditRecords,
+        x if (x as usize) < Family::ALL.len() => Family::ALL[x as usize],
         x => bail!("log frame names family {x}, which does not exist"),
     };
     let kind = take(1, 1)?[0];
@@ -248,19 +273,13 @@ impl CheckpointDir {
 
     /// Appends an accepted record to the log (durable at the next
     /// [`CheckpointDir::commit`]).
-    pub fn append(
+    pub fn append<'a>(
         &mut self,
         family: Family,
-        source: &SourcePos,
+        source: impl Into<SourceRef<'a>>,
         bytes: &[u8],
     ) -> anyhow::Result<()> {
-        let frame = encode(&LoggedRecord {
-            family,
-            source: source.clone(),
-            bytes: bytes.to_vec(),
-        });
-        self.log.write_all(&frame)?;
-        self.log_len += frame.len() as u64;
+        self.log_len += encode_into(&mut self.log, family, source.into(), bytes)?;
         self.log_records += 1;
         Ok(())
     }
@@ -351,7 +370,8 @@ mod tests {
                 bytes: vec![0xff, 0, 1],
             },
         ] {
-            let f = encode(&r);
+            let mut f = Vec::new();
+            encode_into(&mut f, r.family, (&r.source).into(), &r.bytes).unwrap();
             assert_eq!(
                 u32::from_le_bytes(f[..4].try_into().unwrap()) as usize,
                 f.len() - 4

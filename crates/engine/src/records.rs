@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use tidewatch_state::Entity;
+use tidewatch_state::{Entity, FeatureTable};
 
 /// One entity's scores, ready to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,14 @@ pub struct ScoreRecord {
 }
 
 /// The content id of an entity's score at `as_of` under a policy.
-pub fn record_id(policy_digest: &str, as_of: NaiveDate, entity: &Entity, row: &[i64]) -> String {
+/// `table`'s row `row` is the entity's feature row.
+pub fn record_id(
+    policy_digest: &str,
+    as_of: NaiveDate,
+    entity: &Entity,
+    table: &FeatureTable,
+    row: usize,
+) -> String {
     let mut h = Sha256::new();
     h.update(b"tidewatch-score-v1\0");
     h.update(entity.uscc.to_string().as_bytes());
@@ -45,8 +52,8 @@ pub fn record_id(policy_digest: &str, as_of: NaiveDate, entity: &Entity, row: &[
             h.update(b"\0");
         }
     }
-    for v in row {
-        h.update(v.to_le_bytes());
+    for c in &table.columns {
+        h.update(c[row].to_le_bytes());
     }
     hex::encode(&h.finalize()[..16])
 }

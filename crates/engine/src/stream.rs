@@ -128,7 +128,7 @@ impl Engine {
         let rids: Vec<String> = ents
             .clone()
             .enumerate()
-            .map(|(row, e)| record_id(&self.policy.digest, as_of, e, &sub.row(row)))
+            .map(|(row, e)| record_id(&self.policy.digest, as_of, e, &sub, row))
             .collect();
         let payloads = frame_payloads(&scored, as_of, &rids)?;
         Ok(ents

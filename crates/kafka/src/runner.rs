@@ -24,7 +24,9 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
-use tidewatch_engine::checkpoint::{family_name, reason_code, CheckpointDir, PartitionOffset};
+use tidewatch_engine::checkpoint::{
+    family_name, reason_code, CheckpointDir, PartitionOffset, SourceRef,
+};
 use tidewatch_engine::pipeline::Pipeline;
 use tidewatch_engine::records::ScoreRecord;
 use tidewatch_engine::stream::Engine;
@@ -101,7 +103,8 @@ pub struct Runner {
     next: BTreeMap<(String, i32), i64>,
     /// Records below these offsets were applied before the checkpoint; a
     /// rewound assignment reads them again and skips them.
-    skip_below: BTreeMap<(String, i32), i64>,
+    /// Keyed by family (one input topic each): looked up per record.
+    skip_below: BTreeMap<(Family, i32), i64>,
     rejected: BTreeMap<String, BTreeMap<String, u64>>,
     pub stats: LoopStats,
     /// Dead letters of this process's run (for `out/dead-letter.ndjson`).
@@ -230,6 +233,10 @@ impl Runner {
                 engine
             }
         };
+        let skip_below = next
+            .iter()
+            .filter_map(|((t, p), &n)| Some(((topics.family_of(t)?, *p), n)))
+            .collect();
         let mut runner = Runner {
             cfg,
             topics,
@@ -237,7 +244,7 @@ impl Runner {
             producer,
             engine,
             cp,
-            skip_below: next.clone(),
+            skip_below,
             next,
             rejected,
             stats,
@@ -381,7 +388,7 @@ impl Runner {
             };
             if self
                 .skip_below
-                .get(&(m.topic().to_owned(), m.partition()))
+                .get(&(family, m.partition()))
                 .is_some_and(|&n| m.offset() < n)
             {
                 continue;
@@ -426,8 +433,10 @@ impl Runner {
         }
         // Per family: (read, accepted), reported to the metrics once a batch.
         let mut counts = [(0u64, 0u64); 3];
+        // Next offset per partition, folded into `self.next` once a batch.
+        let mut batch_next: BTreeMap<(Family, i32), (&str, i64)> = BTreeMap::new();
         for (family, bytes, pos) in &records {
-            let slot = &mut counts[family_index(*family)];
+            let slot = &mut counts[family.index()];
             slot.0 += 1;
             match rejected.remove(&(pos.partition, pos.offset, family.as_str())) {
                 Some(d) => {
@@ -450,16 +459,22 @@ impl Runner {
                 }
                 None => {
                     slot.1 += 1;
-                    self.cp.append(*family, &pos.locate(), bytes)?
+                    self.cp.append(
+                        *family,
+                        SourceRef::Kafka {
+                            topic: pos.topic,
+                            partition: pos.partition,
+                            offset: pos.offset,
+                        },
+                        bytes,
+                    )?
                 }
             }
-            match self.next.get_mut(&(pos.topic.to_owned(), pos.partition)) {
-                Some(next) => *next = pos.offset + 1,
-                None => {
-                    self.next
-                        .insert((pos.topic.to_owned(), pos.partition), pos.offset + 1);
-                }
-            }
+            // Offsets rise within a partition: the last one read wins.
+            batch_next.insert((*family, pos.partition), (pos.topic, pos.offset + 1));
+        }
+        for ((_, partition), (topic, n)) in batch_next {
+            self.next.insert((topic.to_owned(), partition), n);
         }
         self.stats.consumed += n as u64;
         if let Some(m) = &self.metrics {
@@ -707,14 +722,6 @@ fn send_dead(
     stats.dead_letters_published += 1;
     dead.push(d);
     Ok(())
-}
-
-fn family_index(f: Family) -> usize {
-    match f {
-        Family::Inspections => 0,
-        Family::Complaints => 1,
-        Family::CreditRecords => 2,
-    }
 }
 
 /// Where a consumed record came from, borrowed from its message.

@@ -51,6 +51,18 @@ impl Topics {
 
 /// Creates one topic with `partitions` partitions unless it exists.
 pub fn ensure_one(cfg: &KafkaConfig, name: &str) -> anyhow::Result<()> {
+    create(
+        cfg,
+        &[NewTopic::new(
+            name,
+            cfg.partitions,
+            TopicReplication::Fixed(1),
+        )],
+    )
+}
+
+/// Creates topics, taking "already exists" as success.
+fn create(cfg: &KafkaConfig, new: &[NewTopic<'_>]) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = cfg
         .client_config()
         .create()
@@ -59,8 +71,10 @@ pub fn ensure_one(cfg: &KafkaConfig, name: &str) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let t = NewTopic::new(name, cfg.partitions, TopicReplication::Fixed(1));
-    for r in rt.block_on(admin.create_topics([&t], &opts))? {
+    let results = rt
+        .block_on(admin.create_topics(new.iter(), &opts))
+        .with_context(|| format!("creating topics on {}", cfg.brokers))?;
+    for r in results {
         match r {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((t, e)) => anyhow::bail!("creating topic {t} on {}: {e}", cfg.brokers),
@@ -74,11 +88,6 @@ pub fn ensure_one(cfg: &KafkaConfig, name: &str) -> anyhow::Result<()> {
 /// entity's three feeds land in the same partition number), `scores`
 /// compacted.
 pub fn ensure(cfg: &KafkaConfig, topics: &Topics) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = cfg
-        .client_config()
-        .create()
-        .context("creating the Kafka admin client")?;
-    let compact = [("cleanup.policy", "compact")];
     let mut new = Vec::new();
     for (_, t) in topics.inputs() {
         new.push(NewTopic::new(t, cfg.partitions, TopicReplication::Fixed(1)));
@@ -88,24 +97,9 @@ pub fn ensure(cfg: &KafkaConfig, topics: &Topics) -> anyhow::Result<()> {
         cfg.partitions,
         TopicReplication::Fixed(1),
     ));
-    let mut scores = NewTopic::new(&topics.scores, cfg.partitions, TopicReplication::Fixed(1));
-    for (k, v) in compact {
-        scores = scores.set(k, v);
-    }
-    new.push(scores);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = rt
-        .block_on(admin.create_topics(new.iter(), &opts))
-        .with_context(|| format!("creating topics on {}", cfg.brokers))?;
-    for r in results {
-        match r {
-            Ok(_) => {}
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, e)) => anyhow::bail!("creating topic {t} on {}: {e}", cfg.brokers),
-        }
-    }
-    Ok(())
+    new.push(
+        NewTopic::new(&topics.scores, cfg.partitions, TopicReplication::Fixed(1))
+            .set("cleanup.policy", "compact"),
+    );
+    create(cfg, &new)
 }

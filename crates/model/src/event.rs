@@ -32,6 +32,16 @@ impl Family {
         Family::CreditRecords,
     ];
 
+    /// Position in [`Family::ALL`]: a dense index for per-family tables and
+    /// the family byte of the checkpoint log.
+    pub fn index(self) -> usize {
+        match self {
+            Family::Inspections => 0,
+            Family::Complaints => 1,
+            Family::CreditRecords => 2,
+        }
+    }
+
     /// The topic / file stem: `inspections`, `complaints`, `credit-records`.
     pub fn as_str(self) -> &'static str {
         match self {

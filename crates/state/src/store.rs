@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use foldhash::{fast, quality};
 use hashbrown::hash_table::{Entry, HashTable};
 use tidewatch_model::event::Registration;
-use tidewatch_model::{Event, Family, RejectReason, Rejection, Uscc};
+use tidewatch_model::{Event, RejectReason, Rejection, Uscc};
 
 /// The store's hash seeds: foldhash, several times faster than the standard
 /// SipHash on short keys, seeded once per process from the standard
@@ -226,14 +226,6 @@ fn repeat(p: &Prepared, first: Option<u64>) -> Option<Result<Applied, Rejection>
     })
 }
 
-fn family_slot(f: Family) -> usize {
-    match f {
-        Family::Inspections => 0,
-        Family::Complaints => 1,
-        Family::CreditRecords => 2,
-    }
-}
-
 impl EntityStore {
     pub fn new() -> Self {
         Self::default()
@@ -250,7 +242,7 @@ impl EntityStore {
 
     /// [`EntityStore::apply`] for an event whose hashes are already made.
     pub fn apply_prepared(&mut self, p: Prepared, tag: u64) -> Result<Applied, Rejection> {
-        let first = self.seen[shard(p.id_hash)][family_slot(p.event.family())].first_digest(
+        let first = self.seen[shard(p.id_hash)][p.event.family().index()].first_digest(
             p.event.event_id(),
             p.id_hash,
             p.digest,
@@ -295,7 +287,7 @@ impl EntityStore {
                 if shard(p.id_hash) != half {
                     continue;
                 }
-                let slot = &mut seen[family_slot(p.event.family())];
+                let slot = &mut seen[p.event.family().index()];
                 if let Some(d) = slot.first_digest(p.event.event_id(), p.id_hash, p.digest) {
                     repeats.push((i, d));
                 }
