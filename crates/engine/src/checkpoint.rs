@@ -56,6 +56,10 @@ pub struct Checkpoint {
     pub policy_digest: String,
     /// Unix seconds when it was written; informational (checkpoint age).
     pub written_at: u64,
+    /// The file beside it holding the list state at this checkpoint
+    /// (written and synced before this file), when the engine keeps lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lists_file: Option<String>,
 }
 
 /// One record of the log.
@@ -176,6 +180,8 @@ fn decode(body: &[u8]) -> anyhow::Result<LoggedRecord> {
 pub struct Restored {
     pub checkpoint: Checkpoint,
     pub records: Vec<LoggedRecord>,
+    /// The list state the checkpoint names, as written.
+    pub lists: Option<Vec<u8>>,
 }
 
 fn fsync_dir(dir: &Path) -> anyhow::Result<()> {
@@ -252,9 +258,23 @@ impl CheckpointDir {
         }
         file.seek(SeekFrom::End(0))?;
         let seq = checkpoint.as_ref().map_or(0, |c| c.seq);
+        let lists = match checkpoint.as_ref().and_then(|c| c.lists_file.as_ref()) {
+            Some(name) => {
+                let path = dir.join(name);
+                Some(std::fs::read(&path).with_context(|| {
+                    format!(
+                        "reading {}, which {} names",
+                        path.display(),
+                        cp_path.display()
+                    )
+                })?)
+            }
+            None => None,
+        };
         let restored = checkpoint.map(|checkpoint| Restored {
             checkpoint,
             records,
+            lists,
         });
         let (log_len, log_records) = restored
             .as_ref()
@@ -291,6 +311,7 @@ impl CheckpointDir {
         offsets: Vec<PartitionOffset>,
         rejected_by_family: &BTreeMap<String, BTreeMap<String, u64>>,
         policy_digest: &str,
+        lists: Option<&[u8]>,
     ) -> anyhow::Result<Checkpoint> {
         self.log.flush()?;
         self.log
@@ -298,6 +319,22 @@ impl CheckpointDir {
             .sync_data()
             .context("syncing the record log")?;
         self.seq += 1;
+        // The list state goes to a file of its own, named by the sequence
+        // number: the checkpoint file names it, so replacing the checkpoint
+        // switches both at once.
+        let lists_file = match lists {
+            Some(bytes) => {
+                let name = format!("lists-{}.json", self.seq);
+                let path = self.dir.join(&name);
+                let mut f =
+                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                f.write_all(bytes)?;
+                f.sync_all()
+                    .with_context(|| format!("syncing {}", path.display()))?;
+                Some(name)
+            }
+            None => None,
+        };
         let mut offsets = offsets;
         offsets.sort();
         let cp = Checkpoint {
@@ -312,6 +349,7 @@ impl CheckpointDir {
             written_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
+            lists_file,
         };
         let tmp = self.dir.join(format!("{CHECKPOINT}.tmp"));
         {
@@ -324,7 +362,25 @@ impl CheckpointDir {
         std::fs::rename(&tmp, self.dir.join(CHECKPOINT))
             .with_context(|| format!("replacing {}", self.dir.join(CHECKPOINT).display()))?;
         fsync_dir(&self.dir)?;
+        self.remove_old_lists(cp.lists_file.as_deref());
         Ok(cp)
+    }
+}
+
+impl CheckpointDir {
+    /// Removes list files other than the current one (best effort: a file
+    /// left behind is only disk space).
+    fn remove_old_lists(&self, keep: Option<&str>) {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with("lists-") && name.ends_with(".json") && Some(name) != keep {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 
@@ -395,7 +451,8 @@ mod tests {
             partition: 3,
             next: 3,
         }];
-        cp.commit(d, off.clone(), &BTreeMap::new(), "p").unwrap();
+        cp.commit(d, off.clone(), &BTreeMap::new(), "p", Some(b"L1"))
+            .unwrap();
         // Appended after the checkpoint, then a crash: not restored.
         let r = rec(3);
         cp.append(r.family, &r.source, &r.bytes).unwrap();
@@ -406,14 +463,19 @@ mod tests {
         assert_eq!(restored.records, (0..3).map(rec).collect::<Vec<_>>());
         assert_eq!(restored.checkpoint.offsets, off);
         assert_eq!(restored.checkpoint.seq, 1);
+        assert_eq!(restored.lists.as_deref(), Some(&b"L1"[..]));
         // Appending continues after the restored prefix.
         let r = rec(9);
         cp.append(r.family, &r.source, &r.bytes).unwrap();
-        cp.commit(d, off, &BTreeMap::new(), "p").unwrap();
+        cp.commit(d, off, &BTreeMap::new(), "p", Some(b"L2"))
+            .unwrap();
         drop(cp);
         let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
         let got = restored.unwrap();
         assert_eq!(got.checkpoint.seq, 2);
+        // The list state moves with the checkpoint; the old file is gone.
+        assert_eq!(got.lists.as_deref(), Some(&b"L2"[..]));
+        assert!(!tmp.path().join("lists-1.json").exists());
         assert_eq!(got.records, vec![rec(0), rec(1), rec(2), rec(9)],);
     }
 }

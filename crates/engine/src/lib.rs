@@ -5,6 +5,7 @@
 //! local filesystem for the fixed output files and checkpoints.
 
 pub mod checkpoint;
+pub mod lists;
 pub mod output;
 pub mod pipeline;
 pub mod records;

@@ -10,11 +10,13 @@
 //! equals what the one-shot batch job computes from the same events.
 
 use chrono::NaiveDate;
+use tidewatch_alerts::{Alert, FieldScore};
 use tidewatch_ingest::{DeadLetter, SourcePos};
 use tidewatch_model::Family;
 use tidewatch_scoring::Policy;
 use tidewatch_state::{EntityId, LiveTable};
 
+use crate::lists::{field_scores, Lists};
 use crate::output::features_frame_of;
 use crate::pipeline::Pipeline;
 use crate::records::{frame_payloads, record_id, ScoreRecord};
@@ -31,6 +33,13 @@ pub struct Engine {
     published: Vec<Option<String>>,
     /// The as-of date moved: everyone is rescored at the next flush.
     rebuild: bool,
+    /// The list rules, when the engine evaluates them.
+    lists: Option<Lists>,
+    /// While set, flushes only note which entities the lists must look at
+    /// (catching up on a backlog: see [`Engine::defer_lists`]).
+    defer_lists: bool,
+    /// Entities rescored while the lists were deferred (by entity id).
+    pending: Vec<bool>,
 }
 
 /// What one flush did.
@@ -40,6 +49,8 @@ pub struct Flushed {
     pub rescored: usize,
     /// Records whose content changed, in entity order.
     pub records: Vec<ScoreRecord>,
+    /// Alerts not announced before (empty without list rules).
+    pub alerts: Vec<Alert>,
 }
 
 impl Engine {
@@ -50,7 +61,48 @@ impl Engine {
             live: LiveTable::new(as_of),
             published: Vec::new(),
             rebuild: false,
+            lists: None,
+            defer_lists: false,
+            pending: Vec::new(),
         }
+    }
+
+    /// Defers list evaluation: flushes keep scoring and publishing, and
+    /// only remember whom the lists must look at. Reading a backlog, the
+    /// engine would otherwise judge deadlines (an annual report missing
+    /// after 30 June) on an entity whose later records are still queued.
+    pub fn defer_lists(&mut self, defer: bool) {
+        self.defer_lists = defer;
+    }
+
+    /// Evaluates the lists for every entity rescored while they were
+    /// deferred; returns the new alerts.
+    pub fn evaluate_pending(&mut self) -> Vec<Alert> {
+        let ids: Vec<EntityId> = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p)
+            .map(|(i, _)| i as EntityId)
+            .collect();
+        self.pending.clear();
+        match self.lists.as_mut() {
+            Some(l) if !ids.is_empty() => l.evaluate_kept(&self.pipe.store, &ids, self.pipe.as_of),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Evaluates these list rules at every flush, for the entities rescored.
+    pub fn set_lists(&mut self, lists: Lists) {
+        self.lists = Some(lists);
+    }
+
+    pub fn lists(&self) -> Option<&Lists> {
+        self.lists.as_ref()
+    }
+
+    pub fn lists_mut(&mut self) -> Option<&mut Lists> {
+        self.lists.as_mut()
     }
 
     /// Gives up the engine, keeping its ingest state.
@@ -69,6 +121,9 @@ impl Engine {
     /// Moves the as-of date; the next flush rescores everyone.
     pub fn set_as_of(&mut self, as_of: NaiveDate) {
         if as_of != self.pipe.as_of {
+            if let Some(l) = self.lists.as_mut() {
+                l.as_of_moved(self.pipe.as_of, &self.pipe.store);
+            }
             self.pipe.as_of = as_of;
             self.rebuild = true;
         }
@@ -92,7 +147,19 @@ impl Engine {
         if ids.is_empty() {
             return Ok(Flushed::default());
         }
-        let records = self.score(&ids)?;
+        let (records, scores) = self.score(&ids, self.lists.is_some())?;
+        let alerts = match self.lists.as_mut() {
+            Some(l) if self.defer_lists => {
+                l.keep_scores(store, &ids, scores);
+                self.pending.resize(store.len(), false);
+                for &id in &ids {
+                    self.pending[id as usize] = true;
+                }
+                Vec::new()
+            }
+            Some(l) => l.evaluate(store, &ids, scores, self.pipe.as_of),
+            None => Vec::new(),
+        };
         self.published.resize(store.len(), None);
         let mut out = Vec::new();
         for (id, rec) in ids.iter().zip(records) {
@@ -105,17 +172,24 @@ impl Engine {
         Ok(Flushed {
             rescored: ids.len(),
             records: out,
+            alerts,
         })
     }
 
     /// The current record of every entity, in entity order (the batch view).
     pub fn all_records(&self) -> anyhow::Result<Vec<ScoreRecord>> {
         let ids: Vec<EntityId> = (0..self.live.table().rows() as EntityId).collect();
-        self.score(&ids)
+        Ok(self.score(&ids, false)?.0)
     }
 
-    /// Scores some entities of the live table.
-    fn score(&self, ids: &[EntityId]) -> anyhow::Result<Vec<ScoreRecord>> {
+    /// Scores some entities of the live table; with `fields`, also each
+    /// one's scores per field (for the list rules).
+    #[allow(clippy::type_complexity)]
+    fn score(
+        &self,
+        ids: &[EntityId],
+        fields: bool,
+    ) -> anyhow::Result<(Vec<ScoreRecord>, Vec<Vec<FieldScore>>)> {
         let store = &self.pipe.store;
         let all = store.entities();
         let sub = self.live.table().select(ids);
@@ -123,6 +197,11 @@ impl Engine {
         let frame = features_frame_of(ents.clone(), &sub)?;
         let cover = coverage_of(&self.policy, ents.clone());
         let ev = score_population(&self.policy, &frame, &cover)?;
+        let per_field = if fields {
+            (0..ids.len()).map(|r| field_scores(&ev, r)).collect()
+        } else {
+            Vec::new()
+        };
         let scored = scores_frame(&self.policy, &ev, &frame, &sub)?;
         let as_of = self.pipe.as_of;
         let rids: Vec<String> = ents
@@ -131,7 +210,7 @@ impl Engine {
             .map(|(row, e)| record_id(&self.policy.digest, as_of, e, &sub, row))
             .collect();
         let payloads = frame_payloads(&scored, as_of, &rids)?;
-        Ok(ents
+        let records = ents
             .zip(rids)
             .zip(payloads)
             .map(|((e, id), payload)| ScoreRecord {
@@ -139,6 +218,7 @@ impl Engine {
                 id,
                 payload,
             })
-            .collect())
+            .collect();
+        Ok((records, per_field))
     }
 }

@@ -11,6 +11,14 @@
 //! republishes every entity's current record once, then what was published
 //! since — with the same ids and payloads, so readers that keep the last
 //! record per key (or drop repeated ids) see no difference.
+//!
+//! With list rules (`lists.toml` in the pipelines directory) each flush also
+//! evaluates the rescored entities; new alerts are appended to the alert
+//! log in the checkpoint directory (synced, numbered, each id once) and
+//! published to `alerts`. The list state is part of every checkpoint. On
+//! restore, alerts logged after the checkpoint are taken as announced (a
+//! replay does not repeat them) and published again (their first sending
+//! may not have been acknowledged): at least once, with the same ids.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,9 +32,11 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
+use tidewatch_alerts::{LoggedAlert, Rules};
 use tidewatch_engine::checkpoint::{
     family_name, reason_code, CheckpointDir, PartitionOffset, SourceRef,
 };
+use tidewatch_engine::lists::{Lists, ListsSnapshot};
 use tidewatch_engine::pipeline::Pipeline;
 use tidewatch_engine::records::ScoreRecord;
 use tidewatch_engine::stream::Engine;
@@ -44,6 +54,13 @@ const META_TIMEOUT: Duration = Duration::from_secs(15);
 /// A callback for each batch of published score records, and after each
 /// checkpoint (with none).
 pub type OnScores = Box<dyn FnMut(&[ScoreRecord]) + Send>;
+
+/// A callback for each batch of newly logged alerts, with the list state
+/// after them.
+pub type OnAlerts = Box<dyn FnMut(&[LoggedAlert], &tidewatch_alerts::ListState) + Send>;
+
+/// The alert log's name in the checkpoint directory.
+pub const ALERT_LOG: &str = "alerts.ndjson";
 
 /// Counts delivery failures reported by librdkafka.
 #[derive(Debug, Default)]
@@ -86,6 +103,8 @@ pub struct LoopStats {
     pub rescored: u64,
     pub scores_published: u64,
     pub dead_letters_published: u64,
+    /// Alerts logged and published (republished ones not counted).
+    pub alerts_published: u64,
     pub checkpoints: u64,
     /// Records replayed from the checkpoint at start.
     pub restored_records: u64,
@@ -126,6 +145,10 @@ pub struct Runner {
     pub metrics: Option<Metrics>,
     /// Called with every batch of published score records (the API's view).
     pub on_scores: Option<OnScores>,
+    /// The alert log, when the engine keeps lists.
+    alert_log: Option<tidewatch_webhook::AlertLog>,
+    /// Called with every batch of newly logged alerts.
+    pub on_alerts: Option<OnAlerts>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -173,12 +196,20 @@ impl Runner {
             .context("creating the Kafka producer")?;
 
         let as_of = cfg.engine.as_of_now();
+        let rules_path = cfg.engine.pipelines.join("lists.toml");
+        let rules = if rules_path.exists() {
+            Some(Rules::load(&rules_path)?)
+        } else {
+            info!(path = %rules_path.display(), "no list rules: lists and alerts are off");
+            None
+        };
         let (cp, restored) = CheckpointDir::open(&cfg.engine.checkpoint_dir)?;
         let mut stats = LoopStats::default();
         let mut next = BTreeMap::new();
         let mut rejected = BTreeMap::new();
-        let mut republish = Vec::new();
-        let engine = match restored {
+        let mut restored_lists = None;
+        let restoring = restored.is_some();
+        let mut engine = match restored {
             None => Engine::new(policy, as_of),
             Some(r) => {
                 let c = &r.checkpoint;
@@ -222,17 +253,50 @@ impl Runner {
                 for o in &c.offsets {
                     next.insert((o.topic.clone(), o.partition), o.next);
                 }
-                // Everything the checkpoint covers was published before it
-                // was written, but records published after it and before
-                // the crash may describe states the replay never passes
-                // through again (a listing and its removal landing in one
-                // batch). Republishing every entity's current record once
-                // puts the right record last for every key.
-                republish = engine.flush()?.records;
-                engine.set_as_of(as_of);
+                if let Some(bytes) = &r.lists {
+                    let snap: ListsSnapshot = serde_json::from_slice(bytes).with_context(|| {
+                        format!(
+                            "the list state of checkpoint {} in {} is unreadable",
+                            c.seq,
+                            cfg.engine.checkpoint_dir.display()
+                        )
+                    })?;
+                    restored_lists = Some(snap);
+                }
                 engine
             }
         };
+        let mut alert_log = None;
+        let mut late_alerts = Vec::new();
+        if let Some(rules) = rules {
+            let path = cfg.engine.checkpoint_dir.join(ALERT_LOG);
+            let after = restored_lists.as_ref().map_or(0, |s| s.alerts_logged);
+            let mut lists = match restored_lists {
+                Some(snap) => Lists::restore(rules, snap, &engine.pipe.store),
+                None => Lists::new(rules),
+            };
+            late_alerts = tidewatch_webhook::read_log(&path)?
+                .into_iter()
+                .filter(|a| a.seq > after)
+                .collect();
+            lists.absorb(&late_alerts);
+            engine.set_lists(lists);
+            // Lists are judged once the backlog is read (see `catch_up` and
+            // `serve`).
+            engine.defer_lists(true);
+            alert_log = Some(tidewatch_webhook::AlertLog::open(&path)?);
+        }
+        // Everything the checkpoint covers was published before it was
+        // written, but records published after it and before the crash may
+        // describe states the replay never passes through again (a listing
+        // and its removal landing in one batch). Republishing every
+        // entity's current record once puts the right record last for
+        // every key.
+        let mut republish = Default::default();
+        if restoring {
+            republish = engine.flush()?;
+            engine.set_as_of(as_of);
+        }
         let skip_below = next
             .iter()
             .filter_map(|((t, p), &n)| Some(((topics.family_of(t)?, *p), n)))
@@ -257,7 +321,14 @@ impl Runner {
             last_at: None,
             metrics: None,
             on_scores: None,
+            alert_log,
+            on_alerts: None,
         };
+        let tidewatch_engine::stream::Flushed {
+            records: republish,
+            alerts: restore_alerts,
+            ..
+        } = republish;
         for r in &republish {
             Self::send(
                 &runner.producer,
@@ -267,6 +338,17 @@ impl Runner {
             )?;
         }
         runner.stats.scores_published += republish.len() as u64;
+        // Alerts logged after the checkpoint: published again.
+        for a in &late_alerts {
+            runner.send_alert(a)?;
+        }
+        if !late_alerts.is_empty() {
+            info!(
+                alerts = late_alerts.len(),
+                "alerts logged after the checkpoint published again"
+            );
+        }
+        runner.log_alerts(&restore_alerts)?;
         runner.assign()?;
         debug!(republished = republish.len(), "partitions assigned");
         Ok(runner)
@@ -502,10 +584,60 @@ impl Runner {
         )
     }
 
+    /// Publishes one logged alert to `alerts`, keyed by USCC.
+    fn send_alert(&self, a: &LoggedAlert) -> anyhow::Result<()> {
+        let payload = serde_json::to_vec(a)?;
+        Self::send(
+            &self.producer,
+            &self.topics.alerts,
+            a.alert.entity.uscc.as_bytes(),
+            &payload,
+        )
+    }
+
+    /// Appends new alerts to the alert log (each id once) and publishes
+    /// what was logged.
+    fn log_alerts(&mut self, alerts: &[tidewatch_alerts::Alert]) -> anyhow::Result<()> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let Some(log) = self.alert_log.as_mut() else {
+            return Ok(());
+        };
+        let logged = log.append(alerts)?;
+        for a in &logged {
+            self.send_alert(a)?;
+            if let Some(m) = &self.metrics {
+                m.alert_emitted(a.alert.kind.as_str(), a.alert.list.as_deref().unwrap_or(""));
+            }
+        }
+        self.stats.alerts_published += logged.len() as u64;
+        if let (Some(cb), Some(l)) = (self.on_alerts.as_mut(), self.engine.lists()) {
+            if !logged.is_empty() {
+                cb(&logged, l.state());
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine's list state (when it keeps lists).
+    pub fn lists(&self) -> Option<&Lists> {
+        self.engine.lists()
+    }
+
+    /// The alert log's path and how many alerts it holds (when the engine
+    /// keeps lists).
+    pub fn alert_log(&self) -> Option<(std::path::PathBuf, u64)> {
+        self.alert_log
+            .as_ref()
+            .map(|l| (self.cfg.engine.checkpoint_dir.join(ALERT_LOG), l.last_seq()))
+    }
+
     /// Rescores what changed and publishes the changed scores.
     fn flush(&mut self) -> anyhow::Result<()> {
         let t = Instant::now();
         let f = self.engine.flush()?;
+        self.log_alerts(&f.alerts)?;
         if let Some(m) = &self.metrics {
             if f.rescored > 0 {
                 m.scored_batch(f.rescored as u64, t.elapsed());
@@ -584,11 +716,16 @@ impl Runner {
                 next: n,
             })
             .collect();
+        let lists = match (self.engine.lists(), &self.alert_log) {
+            (Some(l), Some(log)) => Some(serde_json::to_vec(&l.snapshot(log.last_seq()))?),
+            _ => None,
+        };
         let cp = self.cp.commit(
             self.engine.as_of(),
             offsets.clone(),
             &self.rejected,
             &self.engine.policy().digest,
+            lists.as_deref(),
         )?;
         debug!(seq = cp.seq, records = cp.log_records, "checkpoint written");
         if !offsets.is_empty() {
@@ -605,6 +742,17 @@ impl Runner {
         self.last_checkpoint = Instant::now();
         if let Some(m) = &self.metrics {
             m.checkpoint_written(t.elapsed());
+            if let Some(l) = self.engine.lists() {
+                for def in &l.rules().lists {
+                    let n = l
+                        .state()
+                        .entities
+                        .values()
+                        .filter(|e| e.is_listed_on(&def.id))
+                        .count();
+                    m.set_list_size(&def.id, n as u64);
+                }
+            }
             // Lag per partition, from the end offsets the broker reports now.
             match self.end_offsets() {
                 Ok(ends) => m.set_consumer_lag(ends.iter().map(|((topic, p), &high)| {
@@ -667,6 +815,8 @@ impl Runner {
             }
         }
         self.flush()?;
+        let alerts = self.engine.evaluate_pending();
+        self.log_alerts(&alerts)?;
         self.checkpoint()?;
         debug!(?ends, next = ?self.next, "caught up");
         // Held records stay held in the checkpoint (a later run may bring
@@ -681,14 +831,38 @@ impl Runner {
     }
 
     /// The continuous engine: runs until `stop` is set, then checkpoints.
+    ///
+    /// It starts by reading the backlog found at start with the lists
+    /// deferred, as `catch_up` does; the backlog ends at the end offsets
+    /// found at start once the consumer is quiet for `catch_up_idle_ms` or
+    /// returns less than a full batch. Then the lists are judged for
+    /// everyone the backlog touched, and live after every batch from then on.
     pub fn serve(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+        let ends = self.end_offsets()?;
+        let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
+        let mut quiet_since = Instant::now();
+        let mut live = false;
         while !stop.load(Ordering::Relaxed) {
             self.engine.set_as_of(self.cfg.engine.as_of_now());
             let n = self.read_batch()?;
             self.flush()?;
             if n > 0 {
+                quiet_since = Instant::now();
                 self.stats.batches += 1;
-                self.last_at = Some(Instant::now());
+                self.last_at = Some(quiet_since);
+            }
+            if !live
+                && self.reached(&ends)
+                && (quiet_since.elapsed() >= idle || (n > 0 && n < self.cfg.engine.batch_max))
+            {
+                live = true;
+                self.engine.defer_lists(false);
+                let alerts = self.engine.evaluate_pending();
+                info!(
+                    alerts = alerts.len(),
+                    "backlog read: lists are judged live from now on"
+                );
+                self.log_alerts(&alerts)?;
             }
             if self.latencies.is_some() {
                 self.settle_latencies();

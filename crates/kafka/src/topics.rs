@@ -19,6 +19,8 @@ pub struct Topics {
     /// Keyed by USCC; meant for a compacted topic (last record per key).
     pub scores: String,
     pub dead_letter: String,
+    /// List alerts, keyed by USCC (an entity's alerts stay in order).
+    pub alerts: String,
 }
 
 impl Topics {
@@ -29,6 +31,7 @@ impl Topics {
             credit_records: format!("{prefix}credit-records"),
             scores: format!("{prefix}scores"),
             dead_letter: format!("{prefix}dead-letter"),
+            alerts: format!("{prefix}alerts"),
         }
     }
 
@@ -92,11 +95,9 @@ pub fn ensure(cfg: &KafkaConfig, topics: &Topics) -> anyhow::Result<()> {
     for (_, t) in topics.inputs() {
         new.push(NewTopic::new(t, cfg.partitions, TopicReplication::Fixed(1)));
     }
-    new.push(NewTopic::new(
-        &topics.dead_letter,
-        cfg.partitions,
-        TopicReplication::Fixed(1),
-    ));
+    for t in [&topics.dead_letter, &topics.alerts] {
+        new.push(NewTopic::new(t, cfg.partitions, TopicReplication::Fixed(1)));
+    }
     new.push(
         NewTopic::new(&topics.scores, cfg.partitions, TopicReplication::Fixed(1))
             .set("cleanup.policy", "compact"),

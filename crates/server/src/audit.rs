@@ -40,6 +40,10 @@ pub mod action {
     pub const LIST_ADD: &str = "list.add";
     pub const LIST_REMOVE: &str = "list.remove";
     pub const LIST_EXPIRE: &str = "list.expire";
+    /// The engine proposed a listing to the listing authority.
+    pub const LIST_PROPOSE: &str = "list.propose";
+    /// A proposal was withdrawn (its basis was withdrawn or retracted).
+    pub const LIST_WITHDRAW: &str = "list.withdraw";
 }
 
 /// What a caller records.
@@ -278,49 +282,78 @@ impl AuditLog {
 
     /// Appends one entry with a given time (tests pass a fixed one).
     pub fn append_at(&self, record: AuditRecord, at: SystemTime) -> Result<AuditEntry, AuditError> {
-        let detail = redact(record.detail);
+        let mut out = self.append_all_at(vec![record], at)?;
+        out.pop().ok_or_else(|| AuditError::Malformed {
+            line: 0,
+            message: "no entry written".into(),
+        })
+    }
+
+    /// Appends entries in order with one write and one sync (the engine
+    /// records a micro-batch's list changes at once).
+    pub fn append_all(&self, records: Vec<AuditRecord>) -> Result<Vec<AuditEntry>, AuditError> {
+        self.append_all_at(records, SystemTime::now())
+    }
+
+    fn append_all_at(
+        &self,
+        records: Vec<AuditRecord>,
+        at: SystemTime,
+    ) -> Result<Vec<AuditEntry>, AuditError> {
         let time = rfc3339_millis(at);
         let mut st = self.lock();
-        let seq = st.1.entries + 1;
-        let prev = st.1.hash.clone();
-        let body = Body {
-            seq,
-            time: &time,
-            actor: &record.actor,
-            action: &record.action,
-            subject: &record.subject,
-            detail: &detail,
-            prev: &prev,
-        };
-        let body = serde_json::to_string(&body).map_err(|e| AuditError::Malformed {
-            line: seq,
-            message: e.to_string(),
-        })?;
-        let hash = sha256_hex(body.as_bytes());
-        let mut line = String::with_capacity(body.len() + HASH_SUFFIX_LEN + 1);
-        line.push_str(&body[..body.len() - 1]);
-        line.push_str(HASH_PREFIX);
-        line.push_str(&hash);
-        line.push_str("\"}\n");
+        let mut head = st.1.clone();
+        let mut text = String::new();
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            let detail = redact(record.detail);
+            let seq = head.entries + 1;
+            let prev = head.hash.clone();
+            let body = Body {
+                seq,
+                time: &time,
+                actor: &record.actor,
+                action: &record.action,
+                subject: &record.subject,
+                detail: &detail,
+                prev: &prev,
+            };
+            let body = serde_json::to_string(&body).map_err(|e| AuditError::Malformed {
+                line: seq,
+                message: e.to_string(),
+            })?;
+            let hash = sha256_hex(body.as_bytes());
+            text.push_str(&body[..body.len() - 1]);
+            text.push_str(HASH_PREFIX);
+            text.push_str(&hash);
+            text.push_str("\"}\n");
+            head = Head {
+                entries: seq,
+                hash: hash.clone(),
+            };
+            out.push(AuditEntry {
+                seq,
+                time: time.clone(),
+                actor: record.actor,
+                action: record.action,
+                subject: record.subject,
+                detail,
+                prev,
+                hash,
+            });
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
         let file = &mut st.0;
-        file.write_all(line.as_bytes())
+        file.write_all(text.as_bytes())
             .and_then(|_| file.sync_data())
             .map_err(|e| io_err(&self.path, e))?;
-        st.1 = Head {
-            entries: seq,
-            hash: hash.clone(),
-        };
-        tracing::info!(seq, action = %record.action, head = %hash, "audit entry appended");
-        Ok(AuditEntry {
-            seq,
-            time,
-            actor: record.actor,
-            action: record.action,
-            subject: record.subject,
-            detail,
-            prev,
-            hash,
-        })
+        st.1 = head;
+        for e in &out {
+            tracing::info!(seq = e.seq, action = %e.action, head = %e.hash, "audit entry appended");
+        }
+        Ok(out)
     }
 }
 

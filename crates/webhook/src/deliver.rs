@@ -36,6 +36,36 @@ pub struct Delivery {
     pub body: Arc<str>,
 }
 
+/// One delivery attempt, as an [`Observer`] sees it (for metrics).
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub target: &'a str,
+    /// The alert's kind (`listed`, `warning`, …), `unknown` if the body
+    /// does not say.
+    pub kind: &'a str,
+    /// It repeats a failed attempt of the same alert.
+    pub retry: bool,
+    pub ok: bool,
+    pub took: Duration,
+    /// The alert was parked after it.
+    pub parked: bool,
+}
+
+/// Called after every attempt, on the delivery task: keep it cheap.
+pub type Observer = Arc<dyn Fn(&Attempt<'_>) + Send + Sync>;
+
+/// The `kind` member of an alert body.
+fn kind_of(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct K {
+        kind: Option<String>,
+    }
+    serde_json::from_str::<K>(body)
+        .ok()
+        .and_then(|k| k.kind)
+        .unwrap_or_else(|| "unknown".into())
+}
+
 impl Delivery {
     /// The body is the alert's JSON as in the log.
     pub fn of(a: &LoggedAlert) -> Result<Delivery, serde_json::Error> {
@@ -106,6 +136,15 @@ impl Deliverer {
     /// Opens each target's state under `state_dir` and starts its worker.
     /// Must be called within a tokio runtime.
     pub fn start(targets: &[WebhookTarget], state_dir: &Path) -> Result<Deliverer, WebhookError> {
+        Self::start_observed(targets, state_dir, None)
+    }
+
+    /// As [`Deliverer::start`], reporting every attempt to `observer`.
+    pub fn start_observed(
+        targets: &[WebhookTarget],
+        state_dir: &Path,
+        observer: Option<Observer>,
+    ) -> Result<Deliverer, WebhookError> {
         let (stop, stop_rx) = watch::channel(false);
         let mut out = Vec::new();
         for t in targets {
@@ -146,6 +185,7 @@ impl Deliverer {
                 down: false,
                 stats: stats.clone(),
                 stop: stop_rx.clone(),
+                observer: observer.clone(),
             };
             let task = tokio::spawn(worker.run(rx));
             out.push(Target {
@@ -246,6 +286,7 @@ struct Worker {
     down: bool,
     stats: Arc<Mutex<TargetStats>>,
     stop: watch::Receiver<bool>,
+    observer: Option<Observer>,
 }
 
 impl Worker {
@@ -313,7 +354,7 @@ impl Worker {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.attempt(&d).await {
+            match self.attempt(&d, attempt > 1).await {
                 Outcome::Acked => {
                     self.acked(&d).await;
                     return;
@@ -352,7 +393,22 @@ impl Worker {
         Duration::from_millis((capped * jitter) as u64)
     }
 
-    async fn attempt(&self, d: &Delivery) -> Outcome {
+    fn observe(&self, d: &Delivery, retry: bool, ok: bool, took: Duration, parked: bool) {
+        if let Some(o) = &self.observer {
+            let kind = kind_of(&d.body);
+            o(&Attempt {
+                target: &self.cfg.name,
+                kind: &kind,
+                retry,
+                ok,
+                took,
+                parked,
+            });
+        }
+    }
+
+    async fn attempt(&self, d: &Delivery, retry: bool) -> Outcome {
+        let started = Instant::now();
         let t = unix_now();
         let sig = signature_header(&self.secrets, t, d.body.as_bytes());
         self.note(|s| s.attempts += 1);
@@ -388,6 +444,8 @@ impl Worker {
                 s.last_error = Some(e);
             });
         }
+        let ok = matches!(out, Outcome::Acked);
+        self.observe(d, retry, ok, started.elapsed(), false);
         out
     }
 
@@ -425,6 +483,7 @@ impl Worker {
             tracing::error!(target = %self.cfg.name, error = %e, "cannot write a dead letter");
         }
         self.parked.insert(p.seq, p);
+        self.observe(d, false, false, Duration::ZERO, true);
         let n = self.parked.len() as u64;
         let down = self.down;
         self.note(|s| {
@@ -446,7 +505,7 @@ impl Worker {
                 seq: p.seq,
                 body: p.body.as_str().into(),
             };
-            match self.attempt(&d).await {
+            match self.attempt(&d, true).await {
                 Outcome::Acked => {
                     self.down = false;
                     self.acked(&d).await;

@@ -16,7 +16,7 @@ pub mod sign;
 pub mod store;
 
 pub use config::{load_targets, parse_targets, WebhookTarget};
-pub use deliver::{Deliverer, Delivery, TargetStats};
+pub use deliver::{Attempt, Deliverer, Delivery, Observer, TargetStats};
 pub use log::{alerts_since, read_log, AlertLog};
 pub use sign::{sign, signature_header, verify, VerifyError, SIGNATURE_HEADER};
 

@@ -22,7 +22,8 @@ use clap::{Args, Subcommand};
 use polars::prelude::*;
 use rayon::prelude::*;
 use tidewatch_alerts::{
-    data_since, evaluate, Alert, AlertKind, Context, FieldScore, Input, ListState, Rules, Status,
+    data_since, evaluate, Alert, AlertKind, Context, FieldScore, Input, ListState, LoggedAlert,
+    Rules, Status,
 };
 use tidewatch_model::{Class, Domain};
 use tidewatch_scoring::Evaluation;
@@ -82,21 +83,6 @@ fn previous_scores(path: &Path) -> anyhow::Result<HashMap<String, Vec<FieldScore
         }
     }
     Ok(out)
-}
-
-/// Scores of row `r` in the fields that cover it.
-fn current_scores(ev: &Evaluation, r: usize) -> Vec<FieldScore> {
-    ev.fields
-        .iter()
-        .filter(|f| f.covered.get(r).copied().unwrap_or(false))
-        .filter_map(|f| {
-            Some(FieldScore {
-                field: f.domain,
-                risk: i64::from(*f.scores.risk.get(r)?),
-                class: (*f.class.get(r)?)?,
-            })
-        })
-        .collect()
 }
 
 fn load_state(path: &Path) -> anyhow::Result<Option<ListState>> {
@@ -177,7 +163,7 @@ pub fn update(
         .enumerate()
         .map(|(r, e)| {
             let uscc = e.uscc.as_str();
-            let now = current_scores(ev, r);
+            let now = tidewatch_engine::lists::field_scores(ev, r);
             let prev = before.get(uscc).map_or(&[][..], Vec::as_slice);
             let input = Input {
                 entity: e,
@@ -207,6 +193,12 @@ pub fn update(
     let logged = log.append(&alerts)?;
     save_state(&state_path, &state)?;
 
+    Ok(outcome(&rules, &state, &logged))
+}
+
+/// What a list evaluation did: counts of the newly logged alerts by list
+/// and kind, and who is on each list now.
+fn outcome(rules: &Rules, state: &ListState, logged: &[LoggedAlert]) -> Outcome {
     let mut o = Outcome {
         rules_version: rules.version.clone(),
         new_alerts: logged.len(),
@@ -216,7 +208,7 @@ pub fn update(
             .map(|(a, b)| (a.seq, b.seq)),
         ..Outcome::default()
     };
-    for a in &logged {
+    for a in logged {
         let key = (
             a.alert.list.clone().unwrap_or_else(|| "-".into()),
             a.alert.kind,
@@ -243,7 +235,32 @@ pub fn update(
             .count();
         o.listed.insert(l.id.clone(), (listed, proposed));
     }
-    Ok(o)
+    o
+}
+
+/// Kafka mode of `tidewatch run`: the engine evaluated the lists as the
+/// records arrived and kept its alert log in the checkpoint directory.
+/// Writes that log to `out/alerts.ndjson` and the list state to
+/// `out/lists-state.json` (for `tidewatch lists`), and reports the alerts
+/// logged after sequence number `since` (this run's).
+pub fn from_engine(
+    out: &Path,
+    rules: &Rules,
+    state: &ListState,
+    alert_log: &Path,
+    since: u64,
+) -> anyhow::Result<Outcome> {
+    let all = read_log(alert_log)?;
+    std::fs::copy(alert_log, out.join(ALERTS_FILE)).with_context(|| {
+        format!(
+            "copying {} to {}",
+            alert_log.display(),
+            out.join(ALERTS_FILE).display()
+        )
+    })?;
+    save_state(&out.join(STATE_FILE), state)?;
+    let new: Vec<LoggedAlert> = all.into_iter().filter(|a| a.seq > since).collect();
+    Ok(outcome(rules, state, &new))
 }
 
 impl Outcome {

@@ -11,5 +11,6 @@ pub mod run;
 pub mod score;
 pub mod seed;
 pub mod serve;
+pub mod serve_alerts;
 pub mod serve_api;
 pub mod uscc;

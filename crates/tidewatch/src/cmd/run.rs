@@ -35,9 +35,10 @@ pub struct RunArgs {
     /// The as-of date for windows and date checks (default: the seeds' own).
     #[arg(long)]
     as_of: Option<NaiveDate>,
-    /// Directory with policy.toml and the models it names.
-    #[arg(long, default_value = "pipelines")]
-    pipelines: PathBuf,
+    /// Directory with policy.toml, the models it names and lists.toml
+    /// (default: `pipelines`, or the config's `engine.pipelines` on Kafka).
+    #[arg(long)]
+    pipelines: Option<PathBuf>,
     /// Kafka mode: read the three topics up to their end offsets at start
     /// (resuming from the latest checkpoint) instead of the seed files.
     #[command(flatten)]
@@ -130,16 +131,34 @@ pub fn ingest_seeds(seeds: &Path, as_of: NaiveDate) -> anyhow::Result<(Pipeline,
 /// Kafka mode of the one-shot job: catch up to the end offsets found at
 /// start, publishing scores and dead letters and checkpointing on the way.
 fn ingest_kafka(
-    a: &RunArgs,
+    cfg: tidewatch_kafka::config::Config,
     policy: &Policy,
-) -> anyhow::Result<(Pipeline, Vec<DeadLetter>, String)> {
-    let cfg = a.kafka.config(a.as_of)?;
+) -> anyhow::Result<(Pipeline, Vec<DeadLetter>, String, Option<KafkaLists>)> {
     let source = format!("kafka {} ({}*)", cfg.kafka.brokers, cfg.kafka.topic_prefix);
     let mut runner = tidewatch_kafka::runner::Runner::open(cfg, policy.clone())?;
+    let since = runner.alert_log().map_or(0, |(_, n)| n);
     runner.catch_up()?;
+    let lists = match (runner.lists(), runner.alert_log()) {
+        (Some(l), Some((log, _))) => Some(KafkaLists {
+            rules: l.rules().clone(),
+            state: l.state().clone(),
+            log,
+            since,
+        }),
+        _ => None,
+    };
     let (pipe, dead, stats) = runner.into_parts();
     tracing::info!(?stats, "caught up");
-    Ok((pipe, dead, source))
+    Ok((pipe, dead, source, lists))
+}
+
+/// The lists as the Kafka engine kept them.
+struct KafkaLists {
+    rules: tidewatch_alerts::Rules,
+    state: tidewatch_alerts::ListState,
+    /// The engine's alert log, and how many alerts it held before the run.
+    log: PathBuf,
+    since: u64,
 }
 
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
@@ -150,18 +169,31 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(resolve_as_of(a.as_of, &a.seeds)?)
     };
-    let policy = load_policy(&a.pipelines)?;
+    let kafka_cfg = if a.kafka.wanted() {
+        let mut cfg = a.kafka.config(a.as_of)?;
+        if let Some(p) = &a.pipelines {
+            cfg.engine.pipelines = p.clone();
+        }
+        Some(cfg)
+    } else {
+        None
+    };
+    let pipelines = match &kafka_cfg {
+        Some(c) => c.engine.pipelines.clone(),
+        None => a.pipelines.clone().unwrap_or_else(|| "pipelines".into()),
+    };
+    let policy = load_policy(&pipelines)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut timings = BTreeMap::new();
-    let (pipe, dead, source) = if a.kafka.wanted() {
-        ingest_kafka(&a, &policy)?
+    let (pipe, dead, source, kafka_lists) = if let Some(cfg) = kafka_cfg {
+        ingest_kafka(cfg, &policy)?
     } else {
         let as_of = match file_as_of {
             Some(d) => d,
             None => resolve_as_of(a.as_of, &a.seeds)?,
         };
         let (pipe, dead) = ingest_seeds(&a.seeds, as_of)?;
-        (pipe, dead, a.seeds.display().to_string())
+        (pipe, dead, a.seeds.display().to_string(), None)
     };
     let as_of = pipe.as_of;
     timings.insert("ingest", t0.elapsed().as_millis());
@@ -187,7 +219,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 
     // ---- lists and alerts (before scores.parquet is overwritten: the
     // previous scores are read from it); printed after the summary ----
-    let lists = super::lists::update(&a.pipelines, &a.out, &pipe.store, &ev, as_of)?;
+    // On Kafka the engine evaluated them as the records arrived.
+    let lists = match &kafka_lists {
+        Some(k) => super::lists::from_engine(&a.out, &k.rules, &k.state, &k.log, k.since)?,
+        None => super::lists::update(&pipelines, &a.out, &pipe.store, &ev, as_of)?,
+    };
     // ---- end lists and alerts ----
 
     let t = Instant::now();
@@ -238,7 +274,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 
     // Double-random draw: the default plan of pipelines/draws over these scores.
     if !a.kafka.wanted() {
-        crate::cmd::draw::default_draw(&a.out, &a.seeds, &a.pipelines, as_of)?;
+        crate::cmd::draw::default_draw(&a.out, &a.seeds, &pipelines, as_of)?;
     }
     Ok(ExitCode::SUCCESS)
 }

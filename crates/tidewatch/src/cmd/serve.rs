@@ -14,6 +14,7 @@ use tracing::info;
 
 use super::kafka::KafkaArgs;
 use super::run::load_policy;
+use super::serve_alerts::AlertSide;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -30,6 +31,30 @@ pub struct ServeArgs {
     /// `[server] listen`, else 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// A TOML file of `[[webhooks]]` targets to deliver alerts to (default:
+    /// the config's own `[[webhooks]]` tables, if any).
+    #[arg(long)]
+    webhooks: Option<std::path::PathBuf>,
+}
+
+/// The webhook targets: the flag's file, else the config's tables.
+fn webhook_targets(
+    flag: Option<&std::path::Path>,
+    cfg: &tidewatch_kafka::config::Config,
+) -> anyhow::Result<Vec<tidewatch_webhook::WebhookTarget>> {
+    if let Some(path) = flag {
+        return Ok(tidewatch_webhook::load_targets(path)?);
+    }
+    let Some(v) = &cfg.webhooks else {
+        return Ok(Vec::new());
+    };
+    let mut t = toml::Table::new();
+    t.insert("webhooks".into(), v.clone());
+    let text = toml::to_string(&t).context("the config's [[webhooks]] tables")?;
+    Ok(tidewatch_webhook::parse_targets(
+        &text,
+        "[[webhooks]] in the config",
+    )?)
 }
 
 /// Sets `stop` on SIGINT or SIGTERM.
@@ -67,6 +92,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let policy = load_policy(&cfg.engine.pipelines)?;
     let stop = Arc::new(AtomicBool::new(false));
     on_signal(stop.clone())?;
+    let targets = webhook_targets(a.webhooks.as_deref(), &cfg)?;
     let metrics = tidewatch_metrics::Metrics::new();
     metrics.set_model_versions(policy.versions().iter().map(|(f, v)| (*f, v.as_str())));
     let fields: Vec<_> = policy.fields.iter().map(|f| f.domain).collect();
@@ -75,32 +101,64 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         fields,
         metrics.clone(),
     );
-    let addr = super::serve_api::start(
+    let history = Arc::new(tidewatch_server::memory::MemoryAlerts::new());
+    let (addr, audit) = super::serve_api::start(
         cfg.server.as_ref(),
         a.listen,
         view.engine.clone(),
+        history.clone(),
         metrics.clone(),
     )?;
     eprintln!("tidewatch serve: HTTP API and /metrics on http://{addr}");
+    let webhook_state = cfg.engine.checkpoint_dir.join("webhooks");
     let mut runner = Runner::open(cfg, policy)?;
     info!(restored = runner.stats.restored_records, "engine started");
+    let mut alerts = AlertSide::new(history, view.engine.clone(), audit, metrics.clone());
+    if let (Some(l), Some((log, _))) = (runner.lists(), runner.alert_log()) {
+        let lists: Vec<String> = l.rules().lists.iter().map(|d| d.id.clone()).collect();
+        alerts.start(&lists, &log, l.state(), &targets, &webhook_state)?;
+        view.listed = Some(alerts.listed());
+    } else if !targets.is_empty() {
+        tracing::warn!(
+            "webhook targets are configured but there are no list rules: nothing to deliver"
+        );
+    }
     // What the checkpoint restored is the API's starting view.
     let current = runner.engine.all_records()?;
     view.publish(&current);
     runner.metrics = Some(metrics);
-    runner.on_scores = Some(Box::new(move |recs| view.publish(recs)));
+    let alerts = Arc::new(alerts);
+    let side = alerts.clone();
+    runner.on_scores = Some(Box::new(move |recs| {
+        view.publish(recs);
+        if recs.is_empty() {
+            // After a checkpoint.
+            side.sync_metrics();
+        }
+    }));
+    let side = alerts.clone();
+    runner.on_alerts = Some(Box::new(move |logged, state| side.on_alerts(logged, state)));
     eprintln!(
-        "tidewatch serve: consuming {}, {}, {}; publishing {} (stop with Ctrl-C or SIGTERM)",
+        "tidewatch serve: consuming {}, {}, {}; publishing {}, {} (stop with Ctrl-C or SIGTERM)",
         runner.topics().inspections,
         runner.topics().complaints,
         runner.topics().credit_records,
-        runner.topics().scores
+        runner.topics().scores,
+        runner.topics().alerts
     );
-    runner.serve(&stop)?;
+    let served = runner.serve(&stop);
     let s = &runner.stats;
     eprintln!(
-        "tidewatch serve: stopped after {} records, {} scores published, {} dead letters, {} checkpoints",
-        s.consumed, s.scores_published, s.dead_letters_published, s.checkpoints
+        "tidewatch serve: stopped after {} records, {} scores published, {} alerts, {} dead letters, {} checkpoints",
+        s.consumed, s.scores_published, s.alerts_published, s.dead_letters_published, s.checkpoints
     );
+    // The callbacks hold the other references.
+    runner.on_alerts = None;
+    runner.on_scores = None;
+    if let Ok(side) = Arc::try_unwrap(alerts) {
+        side.sync_metrics();
+        side.shutdown(std::time::Duration::from_secs(5));
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -69,6 +69,9 @@ pub struct LiveView {
     classes: BTreeMap<Uscc, Vec<(Domain, RegionCode, Class)>>,
     /// (field, region, class) → entities: the class gauges.
     counts: BTreeMap<(&'static str, String, Class), u64>,
+    /// Each entity's listings (kept by the alert side), attached to its
+    /// scores.
+    pub listed: Option<super::serve_alerts::Listed>,
 }
 
 impl LiveView {
@@ -84,13 +87,18 @@ impl LiveView {
             metrics,
             classes: BTreeMap::new(),
             counts: BTreeMap::new(),
+            listed: None,
         }
     }
 
     /// Takes a batch of published records.
     pub fn publish(&mut self, records: &[ScoreRecord]) {
+        let listed = self
+            .listed
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
         for r in records {
-            let Some(e) = entity_scores(&r.payload, &self.fields) else {
+            let Some(mut e) = entity_scores(&r.payload, &self.fields) else {
                 tracing::warn!("a score record the API cannot read");
                 continue;
             };
@@ -112,8 +120,12 @@ impl LiveView {
                     }
                 }
             }
+            if let Some(l) = listed.as_ref().and_then(|m| m.get(&e.uscc)) {
+                e.lists = l.clone();
+            }
             self.engine.upsert_entity(e);
         }
+        drop(listed);
         self.counts.retain(|_, n| *n > 0);
         self.metrics.set_class_distribution(
             self.counts
@@ -132,8 +144,9 @@ pub fn start(
     server: Option<&toml::Value>,
     listen: Option<SocketAddr>,
     engine: Arc<MemoryEngine>,
+    alerts: Arc<MemoryAlerts>,
     metrics: Metrics,
-) -> anyhow::Result<SocketAddr> {
+) -> anyhow::Result<(SocketAddr, Arc<AuditLog>)> {
     let mut cfg: ServerConfig = match server {
         Some(v) => v
             .clone()
@@ -158,12 +171,12 @@ pub fn start(
         tokens,
         Services {
             engine,
-            // Draws and alerts are served from files by their own commands
-            // for now; the API answers with empty services.
+            // Draws are served from files by their own commands for now;
+            // the API answers with an empty service.
             draws: Arc::new(MemoryDraws::new(0)),
-            alerts: Arc::new(MemoryAlerts::new()),
+            alerts,
             metrics,
-            audit,
+            audit: audit.clone(),
         },
     );
     let app = router(state);
@@ -184,5 +197,5 @@ pub fn start(
             }
         })
         .context("starting the HTTP thread")?;
-    Ok(addr)
+    Ok((addr, audit))
 }

@@ -1,0 +1,267 @@
+//! The list rules inside the streaming engine: each flush evaluates the
+//! entities it rescored and returns the alerts nobody announced yet.
+//!
+//! Everything an evaluation reads is kept here, so it is part of the
+//! engine's checkpoints ([`ListsSnapshot`]): the state of every list, each
+//! entity's scores now, and its scores at the previous as-of date (for the
+//! score-rise warning). The previous as-of date is the one the engine left
+//! when its as-of date last moved; before the first move there is none,
+//! and no score-rise warnings are given (as on a first batch run).
+//!
+//! An alert's id derives from its facts, and an entity's evaluation
+//! announces only ids it has not announced before, so the lifecycle alerts
+//! do not depend on how the events were cut into micro-batches. Warnings
+//! are judged on the state the engine has when it evaluates: an entity
+//! that was one event away from a listing while its events were still
+//! arriving got that warning, even if a batch run over all the events
+//! finds it already listed.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tidewatch_alerts::{
+    evaluate, Alert, Context, EntityLists, FieldScore, Input, ListState, LoggedAlert, Rules,
+};
+use tidewatch_model::{Class, Domain};
+use tidewatch_scoring::Evaluation;
+use tidewatch_state::{EntityId, EntityStore};
+
+/// The scores of row `r` in the fields that cover it.
+pub fn field_scores(ev: &Evaluation, r: usize) -> Vec<FieldScore> {
+    ev.fields
+        .iter()
+        .filter(|f| f.covered.get(r).copied().unwrap_or(false))
+        .filter_map(|f| {
+            Some(FieldScore {
+                field: f.domain,
+                risk: i64::from(*f.scores.risk.get(r)?),
+                class: (*f.class.get(r)?)?,
+            })
+        })
+        .collect()
+}
+
+/// One field's score as a checkpoint keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptScore(pub Domain, pub i64, pub Class);
+
+fn keep(s: &[FieldScore]) -> Vec<KeptScore> {
+    s.iter()
+        .map(|f| KeptScore(f.field, f.risk, f.class))
+        .collect()
+}
+
+fn unkeep(s: &[KeptScore]) -> Vec<FieldScore> {
+    s.iter()
+        .map(|k| FieldScore {
+            field: k.0,
+            risk: k.1,
+            class: k.2,
+        })
+        .collect()
+}
+
+/// What a checkpoint keeps of the lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListsSnapshot {
+    pub state: ListState,
+    pub previous_as_of: Option<NaiveDate>,
+    /// Scores at the previous as-of date, by USCC.
+    pub previous: HashMap<String, Vec<KeptScore>>,
+    /// How many alerts the engine's alert log held when the snapshot was
+    /// taken; alerts logged after it are absorbed again on restore.
+    pub alerts_logged: u64,
+}
+
+/// The lists of the engine.
+#[derive(Debug)]
+pub struct Lists {
+    rules: Rules,
+    state: ListState,
+    /// Current scores by entity id (kept for the previous-date snapshot).
+    current: Vec<Vec<FieldScore>>,
+    previous: HashMap<String, Vec<FieldScore>>,
+    previous_as_of: Option<NaiveDate>,
+    data_since: Option<NaiveDate>,
+}
+
+impl Lists {
+    pub fn new(rules: Rules) -> Lists {
+        let state = ListState {
+            rules_version: rules.version.clone(),
+            ..ListState::default()
+        };
+        Lists {
+            rules,
+            state,
+            current: Vec::new(),
+            previous: HashMap::new(),
+            previous_as_of: None,
+            data_since: None,
+        }
+    }
+
+    /// Lists restored from a checkpoint; `store` is the restored entity
+    /// state (for the first day of the data).
+    pub fn restore(rules: Rules, snap: ListsSnapshot, store: &EntityStore) -> Lists {
+        let mut state = snap.state;
+        state.rules_version = rules.version.clone();
+        Lists {
+            rules,
+            state,
+            current: Vec::new(),
+            previous: snap
+                .previous
+                .iter()
+                .map(|(u, s)| (u.clone(), unkeep(s)))
+                .collect(),
+            previous_as_of: snap.previous_as_of,
+            data_since: tidewatch_alerts::data_since(store.entities()),
+        }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub fn state(&self) -> &ListState {
+        &self.state
+    }
+
+    pub fn snapshot(&self, alerts_logged: u64) -> ListsSnapshot {
+        ListsSnapshot {
+            state: self.state.clone(),
+            previous_as_of: self.previous_as_of,
+            previous: self
+                .previous
+                .iter()
+                .map(|(u, s)| (u.clone(), keep(s)))
+                .collect(),
+            alerts_logged,
+        }
+    }
+
+    /// Takes alerts that were logged but that the state does not know
+    /// (written after the last checkpoint): their ids count as announced
+    /// and their entity sequence numbers as used, so a replay neither
+    /// repeats them nor gives another alert the same number.
+    pub fn absorb(&mut self, logged: &[LoggedAlert]) {
+        for l in logged {
+            let a = &l.alert;
+            let e = self
+                .state
+                .entities
+                .entry(a.entity.uscc.clone())
+                .or_insert_with(|| EntityLists {
+                    entity: a.entity.clone(),
+                    as_of: a.as_of,
+                    seq: 0,
+                    entries: Vec::new(),
+                    announced: Default::default(),
+                });
+            e.announced.insert(a.id.clone());
+            e.seq = e.seq.max(a.entity_seq);
+        }
+    }
+
+    /// The as-of date moves from `old`: the scores at `old` become the
+    /// previous scores.
+    pub fn as_of_moved(&mut self, old: NaiveDate, store: &EntityStore) {
+        let ents = store.entities();
+        self.previous = self
+            .current
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+            .filter_map(|(i, s)| Some((ents.get(i)?.uscc.to_string(), s.clone())))
+            .collect();
+        self.previous_as_of = Some(old);
+    }
+
+    /// Keeps the current scores of the rescored entities `ids` (in the same
+    /// order), and the first day of the data their events show.
+    pub fn keep_scores(
+        &mut self,
+        store: &EntityStore,
+        ids: &[EntityId],
+        scores: Vec<Vec<FieldScore>>,
+    ) {
+        let ents = store.entities();
+        // The first day of the data only moves earlier as events arrive;
+        // the rescored entities hold every newly applied event.
+        for &id in ids {
+            if let Some(e) = ents.get(id as usize) {
+                let d = tidewatch_alerts::data_since(std::iter::once(e));
+                self.data_since = match (self.data_since, d) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        self.current.resize(ents.len(), Vec::new());
+        for (&id, s) in ids.iter().zip(scores) {
+            self.current[id as usize] = s;
+        }
+    }
+
+    /// Evaluates the rescored entities `ids` (with their scores now, in the
+    /// same order) at `as_of`; returns the new alerts in (effective date,
+    /// USCC, entity sequence) order.
+    pub fn evaluate(
+        &mut self,
+        store: &EntityStore,
+        ids: &[EntityId],
+        scores: Vec<Vec<FieldScore>>,
+        as_of: NaiveDate,
+    ) -> Vec<Alert> {
+        self.keep_scores(store, ids, scores);
+        self.evaluate_kept(store, ids, as_of)
+    }
+
+    /// Evaluates `ids` with the scores kept for them.
+    pub fn evaluate_kept(
+        &mut self,
+        store: &EntityStore,
+        ids: &[EntityId],
+        as_of: NaiveDate,
+    ) -> Vec<Alert> {
+        let ents = store.entities();
+        self.current.resize(ents.len(), Vec::new());
+        let ctx = Context {
+            as_of,
+            data_since: self.data_since,
+            previous_as_of: self.previous_as_of,
+        };
+        let (rules, state, current, previous) =
+            (&self.rules, &self.state, &self.current, &self.previous);
+        let done: Vec<_> = ids
+            .par_iter()
+            .filter_map(|&id| {
+                let e = ents.get(id as usize)?;
+                let uscc = e.uscc.as_str();
+                let input = Input {
+                    entity: e,
+                    scores: &current[id as usize],
+                    previous_scores: previous.get(uscc).map_or(&[][..], Vec::as_slice),
+                };
+                Some((uscc, evaluate(rules, &input, state.entity(uscc), &ctx)))
+            })
+            .collect();
+        let mut alerts = Vec::new();
+        for (uscc, d) in done {
+            alerts.extend(d.alerts);
+            self.state.put(uscc, d.state);
+        }
+        self.state.as_of = Some(as_of);
+        alerts.sort_by(|a, b| {
+            (a.effective_on, &a.entity.uscc, a.entity_seq).cmp(&(
+                b.effective_on,
+                &b.entity.uscc,
+                b.entity_seq,
+            ))
+        });
+        alerts
+    }
+}
