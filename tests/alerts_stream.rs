@@ -349,6 +349,23 @@ fn serve_delivers_every_alert_once_across_a_crash_and_serves_them_over_http() {
         );
     }
 
+    // Delivery shows in the metrics (the second process's own counts).
+    let (code, metrics) = http_get(port, "/metrics", token);
+    assert_eq!(code, 200);
+    let sum = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(name) && l.contains("target=\"punishment\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert!(
+        sum("tidewatch_alerts_delivered_total{") > 0.0,
+        "delivered counter: {metrics}"
+    );
+    assert!(sum("tidewatch_alert_delivery_failures_total{") > 0.0);
+    assert!(sum("tidewatch_alert_delivery_retries_total{") > 0.0);
+
     // Catch-up over HTTP from a sequence number.
     let n = log.len() as u64;
     let (code, body) = http_get(port, &format!("/v1/alerts?after={}", n - 3), token);
@@ -448,4 +465,103 @@ fn serve_delivers_every_alert_once_across_a_crash_and_serves_them_over_http() {
     );
     let o = second.wait_with_output().expect("wait");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The seeds without the record dated after 2026-09-30 (rejected at that
+/// as-of date, accepted at a later one: the two sides must see the same
+/// events).
+fn seeds_without_the_future_record(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("dir");
+    for f in std::fs::read_dir(seeds()).expect("seeds") {
+        let f = f.expect("entry").path();
+        let name = f.file_name().expect("name");
+        let text = std::fs::read_to_string(&f).expect("read");
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.contains("\"bad-future-date\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(dir.join(name), kept).expect("write");
+    }
+}
+
+#[test]
+fn the_engine_moving_its_as_of_date_raises_what_a_later_batch_run_raises() {
+    use tidewatch_engine::lists::Lists;
+    use tidewatch_engine::stream::Engine;
+    use tidewatch_ingest::{ndjson, SourcePos};
+    use tidewatch_model::Family;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("seeds");
+    seeds_without_the_future_record(&dir);
+    let later = "2027-03-31";
+    // Batch: a run at the seeds' date, then one at a later date in the same
+    // out dir (the lists continue, terms run out, scores are compared with
+    // the previous run's).
+    let out = tmp.path().join("out");
+    for as_of in [None, Some(later)] {
+        let mut c = tidewatch();
+        c.args(["run", "--seeds"]).arg(&dir).arg("--out").arg(&out);
+        c.arg("--pipelines").arg(kafka::root().join("pipelines"));
+        if let Some(d) = as_of {
+            c.args(["--as-of", d]);
+        }
+        ok(c.output().expect("runs"), "tidewatch run");
+    }
+    let batch: Vec<Value> = std::fs::read_to_string(out.join("alerts.ndjson"))
+        .expect("log")
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).expect("JSON");
+            v.as_object_mut().expect("object").remove("seq");
+            v
+        })
+        .collect();
+
+    // Stream: one engine, every record offered, then the calendar moves.
+    let root = kafka::root().join("pipelines");
+    let policy = tidewatch_scoring::Policy::load(&root.join("policy.toml")).expect("policy");
+    let rules = tidewatch_alerts::Rules::load(&root.join("lists.toml")).expect("rules");
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 9, 30).expect("date");
+    let mut e = Engine::new(policy, first);
+    e.set_lists(Lists::new(rules));
+    for f in [
+        Family::CreditRecords,
+        Family::Inspections,
+        Family::Complaints,
+    ] {
+        let path = dir.join(format!("{}.ndjson", f.as_str()));
+        ndjson::for_each_line(&path, |line, b| {
+            let pos = SourcePos::File {
+                file: path.display().to_string(),
+                line,
+            };
+            e.offer(f, b, pos);
+        })
+        .expect("seed file");
+    }
+    let mut stream = e.flush().expect("flush").alerts;
+    let first_count = stream.len();
+    e.set_as_of(later.parse().expect("date"));
+    stream.extend(e.flush().expect("flush").alerts);
+    let stream: Vec<Value> = stream
+        .iter()
+        .map(|a| serde_json::to_value(a).expect("JSON"))
+        .collect();
+    assert!(
+        stream.len() > first_count,
+        "the later date raises alerts of its own"
+    );
+    assert!(
+        stream
+            .iter()
+            .skip(first_count)
+            .any(|a| a["cause"] == "expired"),
+        "terms run out by the later date"
+    );
+    assert_eq!(stream.len(), batch.len(), "alert counts");
+    for (i, (s, b)) in stream.iter().zip(&batch).enumerate() {
+        assert_eq!(s, b, "alert {} differs", i + 1);
+    }
 }
