@@ -115,6 +115,58 @@ fn check(dir: &Path) {
         }
     }
     assert!(compared >= 300 * 12);
+
+    // The same table as Parquet in several row groups, scored to Parquet:
+    // the input's columns are copied as encoded and the new ones cut to the
+    // row groups; every value equals the CSV run's.
+    use polars::prelude::*;
+    let input_pq = tmp.path().join("input.parquet");
+    let mut input = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(dir.join("input.csv")))
+        .expect("csv")
+        .finish()
+        .expect("read");
+    ParquetWriter::new(std::fs::File::create(&input_pq).expect("create"))
+        .with_row_group_size(Some(128))
+        .finish(&mut input)
+        .expect("write parquet");
+    let scored_pq = tmp.path().join("scored.parquet");
+    tidewatch(&[
+        "score".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--input".as_ref(),
+        input_pq.as_os_str(),
+        "--out".as_ref(),
+        scored_pq.as_os_str(),
+        "--points".as_ref(),
+    ]);
+    let pq = ParquetReader::new(std::fs::File::open(&scored_pq).expect("open"))
+        .finish()
+        .expect("read scored parquet");
+    assert_eq!(pq.height(), ours.height());
+    assert!(
+        pq.select(input.get_column_names().into_iter().cloned())
+            .expect("input columns")
+            .equals_missing(&input),
+        "the input's columns come through unchanged"
+    );
+    let new: Vec<&str> = ours
+        .get_column_names()
+        .into_iter()
+        .map(|c| c.as_str())
+        .filter(|c| c.ends_with("_points") || *c == "score")
+        .collect();
+    assert!(new.len() > 12, "{new:?}");
+    for c in new {
+        assert!(
+            pq.column(c)
+                .expect("column")
+                .equals_missing(ours.column(c).expect("column")),
+            "column {c}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod model;
 pub mod produce;
 pub mod run;
 pub mod score;
+pub mod score_parquet;
 pub mod seed;
 pub mod serve;
 pub mod serve_alerts;

@@ -15,6 +15,8 @@ use polars::prelude::*;
 use tidewatch_scoring::points::to_f64;
 use tidewatch_scoring::{Bound, Class, Model, Want};
 
+use super::score_parquet::{self, Values};
+
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     /// The model (pipelines TOML, e.g. from `tidewatch model import`).
@@ -95,6 +97,37 @@ pub fn write_table(p: &Path, df: &mut DataFrame, compression: Compression) -> an
     r.map_err(|e| anyhow::anyhow!("writing {}: {e}", p.display()))
 }
 
+/// Appends the new columns to the frame, cut to its chunks.
+pub(crate) fn add_columns(df: &mut DataFrame, extra: Vec<(String, Values)>) -> anyhow::Result<()> {
+    let lengths: Vec<usize> = df
+        .columns()
+        .first()
+        .map(|c| c.as_materialized_series().chunk_lengths().collect())
+        .unwrap_or_default();
+    for (name, v) in extra {
+        let name = PlSmallStr::from(name);
+        let c = match v {
+            Values::F64(v) => Column::new(name, v),
+            Values::OptF64(v) => Column::new(name, v),
+            Values::OptI16(v) => Column::new(name, v),
+            Values::OptStr(v) => Column::new(name, v),
+        };
+        let s = c.as_materialized_series().rechunk();
+        let s = if lengths.len() > 1 {
+            match s.dtype() {
+                DataType::Float64 => s.f64()?.match_chunks(lengths.iter().copied()).into_series(),
+                DataType::Int16 => s.i16()?.match_chunks(lengths.iter().copied()).into_series(),
+                DataType::String => s.str()?.match_chunks(lengths.iter().copied()).into_series(),
+                _ => s,
+            }
+        } else {
+            s
+        };
+        df.with_column(s.into_column())?;
+    }
+    Ok(())
+}
+
 pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     let model = Model::load(&a.model)?;
     let t0 = Instant::now();
@@ -112,51 +145,42 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     let score: Vec<Option<f64>> = (0..n)
         .map(|r| scores.is_scored(r).then(|| to_f64(scores.total[r])))
         .collect();
-    let mut cols = vec![Column::new("score".into(), score)];
+    let mut extra = vec![("score".to_owned(), Values::OptF64(score))];
     if let Some(pts) = &scores.points {
         for (v, p) in model.variables.iter().zip(pts) {
             let c: Vec<f64> = p.iter().map(|x| to_f64(*x)).collect();
-            cols.push(Column::new(format!("{}_points", v.name).into(), c));
+            extra.push((format!("{}_points", v.name), Values::F64(c)));
         }
     }
     if model.classes.is_some() {
         let risk: Vec<Option<i16>> = (0..n)
             .map(|r| scores.is_scored(r).then(|| scores.risk[r]))
             .collect();
-        let class: Vec<Option<&str>> = (0..n)
+        let class: Vec<Option<&'static str>> = (0..n)
             .map(|r| {
                 scores
                     .is_scored(r)
                     .then(|| scores.class_of(r).map_or("", Class::as_str))
             })
             .collect();
-        cols.push(Column::new("risk_score".into(), risk));
-        cols.push(Column::new("class".into(), class));
-    }
-    // Give the new columns the input's chunk layout, so that writing does
-    // not realign (copy) every input column.
-    let lengths: Vec<usize> = df
-        .columns()
-        .first()
-        .map(|c| c.as_materialized_series().chunk_lengths().collect())
-        .unwrap_or_default();
-    for c in cols {
-        let s = c.as_materialized_series().rechunk();
-        let s = if lengths.len() > 1 {
-            match s.dtype() {
-                DataType::Float64 => s.f64()?.match_chunks(lengths.iter().copied()).into_series(),
-                DataType::Int16 => s.i16()?.match_chunks(lengths.iter().copied()).into_series(),
-                DataType::String => s.str()?.match_chunks(lengths.iter().copied()).into_series(),
-                _ => s,
-            }
-        } else {
-            s
-        };
-        df.with_column(s.into_column())?;
+        extra.push(("risk_score".into(), Values::OptI16(risk)));
+        extra.push(("class".into(), Values::OptStr(class)));
     }
     let t_score = t.elapsed();
     let t = Instant::now();
-    write_table(&a.out, &mut df, a.compression)?;
+    let names: Vec<&str> = extra.iter().map(|(n, _)| n.as_str()).collect();
+    // Parquet to Parquet: the input's encoded columns are copied as they
+    // are; only the new ones are encoded.
+    if ext(&a.input) == "parquet"
+        && ext(&a.out) == "parquet"
+        && score_parquet::can_pass_through(&a.input, &names)
+    {
+        drop(df);
+        score_parquet::write(&a.input, &a.out, &extra, a.compression)?;
+    } else {
+        add_columns(&mut df, extra)?;
+        write_table(&a.out, &mut df, a.compression)?;
+    }
     let t_write = t.elapsed();
     let total = t0.elapsed().as_secs_f64();
     eprintln!(
