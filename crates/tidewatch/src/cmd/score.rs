@@ -131,7 +131,40 @@ pub(crate) fn add_columns(df: &mut DataFrame, extra: Vec<(String, Values)>) -> a
 pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     let model = Model::load(&a.model)?;
     let t0 = Instant::now();
-    let mut df = read_table(&a.input)?;
+    // The columns the run adds, known before it reads anything.
+    let mut names: Vec<String> = vec!["score".into()];
+    if a.points {
+        names.extend(model.variables.iter().map(|v| format!("{}_points", v.name)));
+    }
+    if model.classes.is_some() {
+        names.extend(["risk_score".into(), "class".into()]);
+    }
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    // Parquet to Parquet: the input's encoded columns are copied as they
+    // are, only the new ones are encoded, and only the model's inputs are
+    // read.
+    let pass_through = ext(&a.input) == "parquet"
+        && ext(&a.out) == "parquet"
+        && score_parquet::can_pass_through(&a.input, &name_refs);
+    let mut df = if pass_through {
+        // Those the file has: binding the model names any that are missing.
+        let have = score_parquet::column_names(&a.input)?;
+        let mut cols: Vec<&str> = model
+            .variables
+            .iter()
+            .flat_map(|v| v.input.columns())
+            .filter(|c| have.iter().any(|h| h == c))
+            .collect();
+        cols.sort_unstable();
+        cols.dedup();
+        let f = File::open(&a.input).with_context(|| format!("opening {}", a.input.display()))?;
+        ParquetReader::new(f)
+            .with_columns(Some(cols.iter().map(|c| c.to_string()).collect()))
+            .finish()
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", a.input.display()))?
+    } else {
+        read_table(&a.input)?
+    };
     let t_read = t0.elapsed();
     let t = Instant::now();
     let bound = Bound::new(&model, &df)?;
@@ -168,13 +201,7 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     }
     let t_score = t.elapsed();
     let t = Instant::now();
-    let names: Vec<&str> = extra.iter().map(|(n, _)| n.as_str()).collect();
-    // Parquet to Parquet: the input's encoded columns are copied as they
-    // are; only the new ones are encoded.
-    if ext(&a.input) == "parquet"
-        && ext(&a.out) == "parquet"
-        && score_parquet::can_pass_through(&a.input, &names)
-    {
+    if pass_through {
         drop(df);
         score_parquet::write(&a.input, &a.out, &extra, a.compression)?;
     } else {

@@ -119,6 +119,19 @@ pub fn can_pass_through(input: &Path, new: &[&str]) -> bool {
         .all(|t| t.is_primitive() && !new.contains(&t.name()))
 }
 
+/// The top-level column names of a Parquet file.
+pub fn column_names(input: &Path) -> anyhow::Result<Vec<String>> {
+    let f = File::open(input).with_context(|| format!("opening {}", input.display()))?;
+    let r = SerializedFileReader::new(f).with_context(|| format!("reading {}", input.display()))?;
+    Ok(r.metadata()
+        .file_metadata()
+        .schema()
+        .get_fields()
+        .iter()
+        .map(|t| t.name().to_owned())
+        .collect())
+}
+
 /// Writes the input's rows with `extra` columns appended, to `out`.
 pub fn write(
     input: &Path,
