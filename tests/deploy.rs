@@ -911,14 +911,10 @@ fn kubernetes_manifests_are_consistent() {
             assert!(keys.contains(s(&r["key"])), "Secret lacks {}", s(&r["key"]));
         }
     }
-    // A consumer group: every replica shares the group id.
-    assert!(sts["spec"]["replicas"].as_u64().is_some_and(|r| r > 1));
+    // One engine process: each reads every input partition, so a second
+    // replica would score and alert everything twice.
+    assert_eq!(sts["spec"]["replicas"].as_u64(), Some(1));
     assert!(!engine.kafka.group_id.is_empty());
-    assert!(
-        u64::try_from(engine.kafka.partitions).unwrap_or(0)
-            >= sts["spec"]["replicas"].as_u64().unwrap_or(0),
-        "more replicas than partitions leaves members idle"
-    );
     let pdb = get("PodDisruptionBudget", "tidewatch");
     assert_eq!(
         &pdb["spec"]["selector"]["matchLabels"],
