@@ -476,3 +476,101 @@ fn serve_exposes_scores_and_metrics_that_move_with_the_stream() {
     let o = child.wait_with_output().expect("wait");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn held_records_past_the_grace_period_reach_dead_letter_once() {
+    let prefix = unique_prefix("grace");
+    let dir = tempfile::tempdir().expect("tmp");
+    // An entity's inspections whose registration never comes.
+    let insp_all = std::fs::read_to_string(seeds().join("inspections.ndjson")).expect("seed");
+    let first: Value =
+        serde_json::from_str(insp_all.lines().next().expect("a line")).expect("JSON");
+    let uscc = first["uscc"].as_str().expect("uscc").to_owned();
+    // Without exact repeats (the seeds repeat one of these on purpose).
+    let mut seen = std::collections::HashSet::new();
+    let insp: String = insp_all
+        .lines()
+        .filter(|l| l.contains(&uscc) && seen.insert(*l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let n = insp.lines().count();
+    std::fs::write(dir.path().join("inspections.ndjson"), &insp).expect("write");
+    std::fs::write(dir.path().join("complaints.ndjson"), "").expect("write");
+    std::fs::write(dir.path().join("credit-records.ndjson"), "").expect("write");
+    produce(&prefix, dir.path());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let expired = || -> usize {
+        std::fs::read_to_string(state.join("checkpoint.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|c| c["expired_held"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    let serve = || {
+        tidewatch()
+            .args(["serve", "--brokers", &brokers(), "--topic-prefix", &prefix])
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(tmp.path())
+            .arg("--checkpoint-dir")
+            .arg(&state)
+            .args(["--as-of", "2026-09-30", "--pipelines"])
+            .arg(kafka::root().join("pipelines"))
+            .env("TIDEWATCH_HOLD_GRACE_MS", "500")
+            .env("TIDEWATCH_CHECKPOINT_INTERVAL_MS", "100")
+            .env("TIDEWATCH_CATCH_UP_IDLE_MS", "300")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts")
+    };
+    let stop = |child: std::process::Child| {
+        ok(
+            std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .output()
+                .expect("kill"),
+            "kill -TERM",
+        );
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let child = serve();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while expired() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held records never expired"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(child);
+    let dead = || -> Vec<Value> {
+        read_topic(&format!("{prefix}dead-letter"))
+            .iter()
+            .map(|r| serde_json::from_str(&r.value).expect("JSON"))
+            .collect()
+    };
+    let first_dead = dead();
+    assert_eq!(first_dead.len(), n, "{first_dead:?}");
+    assert!(first_dead.iter().all(|d| d["reason"] == "unknown_entity"
+        && d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("grace period"))));
+    // A restart restores them as expired: nothing is rejected twice.
+    let child = serve();
+    std::thread::sleep(Duration::from_millis(2500));
+    stop(child);
+    assert_eq!(dead().len(), n, "expired records rejected again");
+    assert_eq!(expired(), n);
+    let out = tmp.path().join("out");
+    run_kafka(&prefix, &state, &out);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
+            .expect("summary.json");
+    let i = &summary["ingest"];
+    assert_eq!(i["records"]["inspections"], n as u64, "{i}");
+    assert_eq!(i["held"], 0, "{i}");
+    assert_eq!(i["rejected"]["unknown_entity"], n as u64, "{i}");
+    assert_eq!(dead().len(), n, "the final run rejects nothing again");
+}

@@ -60,6 +60,10 @@ pub struct Checkpoint {
     /// (written and synced before this file), when the engine keeps lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lists_file: Option<String>,
+    /// Held records whose grace period ran out (rejected, published to
+    /// `dead-letter`): they are in the log, and restoring drops them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_held: Vec<SourcePos>,
 }
 
 /// One record of the log.
@@ -312,6 +316,7 @@ impl CheckpointDir {
         rejected_by_family: &BTreeMap<String, BTreeMap<String, u64>>,
         policy_digest: &str,
         lists: Option<&[u8]>,
+        expired_held: &[SourcePos],
     ) -> anyhow::Result<Checkpoint> {
         self.log.flush()?;
         self.log
@@ -350,6 +355,7 @@ impl CheckpointDir {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             lists_file,
+            expired_held: expired_held.to_vec(),
         };
         let tmp = self.dir.join(format!("{CHECKPOINT}.tmp"));
         {
@@ -451,7 +457,7 @@ mod tests {
             partition: 3,
             next: 3,
         }];
-        cp.commit(d, off.clone(), &BTreeMap::new(), "p", Some(b"L1"))
+        cp.commit(d, off.clone(), &BTreeMap::new(), "p", Some(b"L1"), &[])
             .unwrap();
         // Appended after the checkpoint, then a crash: not restored.
         let r = rec(3);
@@ -467,7 +473,7 @@ mod tests {
         // Appending continues after the restored prefix.
         let r = rec(9);
         cp.append(r.family, &r.source, &r.bytes).unwrap();
-        cp.commit(d, off, &BTreeMap::new(), "p", Some(b"L2"))
+        cp.commit(d, off, &BTreeMap::new(), "p", Some(b"L2"), &[])
             .unwrap();
         drop(cp);
         let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();

@@ -195,6 +195,64 @@ impl Pipeline {
         DeadLetter::new(r, family, source, bytes)
     }
 
+    /// The tag the next record gets: every record offered so far has a
+    /// smaller one.
+    pub fn next_tag(&self) -> u64 {
+        self.next_tag
+    }
+
+    /// Rejects as `unknown_entity` the events still waiting for a
+    /// registration that arrived before the record tagged `before` (the
+    /// grace period ran out for them); returns their dead letters in
+    /// arrival order. `why` ends the message.
+    pub fn expire_held_before(&mut self, before: u64, why: &str) -> Vec<DeadLetter> {
+        let gone = self.store.take_held_where(|tag| tag < before);
+        let mut out = Vec::with_capacity(gone.len());
+        for (event, tag) in gone {
+            self.stats.held = self.stats.held.saturating_sub(1);
+            let Some(raw) = self.held.remove(&tag) else {
+                continue;
+            };
+            let r = Rejection::new(
+                RejectReason::UnknownEntity,
+                format!("no registration for {} arrived {why}", event.uscc()),
+            );
+            out.push(self.reject(r, raw.family, raw.source, &raw.bytes));
+        }
+        // What is left below the mark was released to its entity.
+        self.held.retain(|tag, _| *tag >= before);
+        out
+    }
+
+    /// Restoring a checkpoint: the held events from these sources had
+    /// expired before it (their dead letters were published then); they
+    /// are rejected again, without a dead letter, so every count stays as
+    /// it was. Returns how many.
+    pub fn drop_expired(&mut self, sources: &[SourcePos]) -> usize {
+        if sources.is_empty() {
+            return 0;
+        }
+        let wanted: std::collections::HashSet<String> =
+            sources.iter().map(ToString::to_string).collect();
+        let tags: std::collections::HashSet<u64> = self
+            .held
+            .iter()
+            .filter(|(_, raw)| wanted.contains(&raw.source.to_string()))
+            .map(|(tag, _)| *tag)
+            .collect();
+        let gone = self.store.take_held_where(|tag| tags.contains(&tag));
+        for (_, tag) in &gone {
+            self.held.remove(tag);
+            self.stats.held = self.stats.held.saturating_sub(1);
+            *self
+                .stats
+                .rejected
+                .entry(RejectReason::UnknownEntity.code())
+                .or_default() += 1;
+        }
+        gone.len()
+    }
+
     /// Ends the run: events still waiting for a registration are rejected as
     /// `unknown_entity`, in arrival order. Held events that were released
     /// count as applied.

@@ -20,7 +20,7 @@
 //! latency_ms = 50            # the longest a record waits for its batch
 //! as_of = "calendar"         # or a fixed date, "2026-09-30"
 //! utc_offset_hours = 8       # the calendar day is the regulator's day
-//! hold_grace_ms = 0          # 0: held records wait for their registration forever
+//! hold_grace_ms = 0          # serve: held records wait this long for their registration (0: forever)
 //! catch_up_idle_ms = 1000    # `run`: quiet time that ends a catch-up
 //! resume_rewind = 10000      # records re-read (and skipped) before each checkpointed offset
 //! pipelines = "pipelines"

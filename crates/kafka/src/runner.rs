@@ -149,6 +149,11 @@ pub struct Runner {
     alert_log: Option<tidewatch_webhook::AlertLog>,
     /// Called with every batch of newly logged alerts.
     pub on_alerts: Option<OnAlerts>,
+    /// Held records rejected when their grace period ran out (kept in
+    /// every checkpoint: restoring drops them again).
+    expired_held: Vec<SourcePos>,
+    /// (when, next tag then): every record tagged below arrived by then.
+    held_marks: std::collections::VecDeque<(Instant, u64)>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -208,6 +213,7 @@ impl Runner {
         let mut next = BTreeMap::new();
         let mut rejected = BTreeMap::new();
         let mut restored_lists = None;
+        let mut expired_held = Vec::new();
         let restoring = restored.is_some();
         let mut engine = match restored {
             None => Engine::new(policy, as_of),
@@ -250,6 +256,14 @@ impl Runner {
                     }
                 }
                 rejected = c.rejected.clone();
+                let dropped = engine.pipe.drop_expired(&c.expired_held);
+                if dropped > 0 {
+                    debug!(
+                        dropped,
+                        "held records that had expired before the checkpoint"
+                    );
+                }
+                expired_held = c.expired_held.clone();
                 for o in &c.offsets {
                     next.insert((o.topic.clone(), o.partition), o.next);
                 }
@@ -323,6 +337,8 @@ impl Runner {
             on_scores: None,
             alert_log,
             on_alerts: None,
+            expired_held,
+            held_marks: Default::default(),
         };
         let tidewatch_engine::stream::Flushed {
             records: republish,
@@ -574,6 +590,46 @@ impl Runner {
         Ok(n)
     }
 
+    /// With `hold_grace_ms` set (`serve`, once the backlog is read): records
+    /// held longer than that for a registration that has not come are
+    /// rejected as `unknown_entity`. Time is this process's: after a
+    /// restart they wait the whole grace period again.
+    fn expire_held(&mut self) -> anyhow::Result<()> {
+        let grace = Duration::from_millis(self.cfg.engine.hold_grace_ms);
+        if grace.is_zero() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let tag = self.engine.pipe.next_tag();
+        if self.held_marks.back().is_none_or(|(_, t)| *t != tag) {
+            self.held_marks.push_back((now, tag));
+        }
+        let mut limit = None;
+        while let Some(&(at, t)) = self.held_marks.front() {
+            if now.duration_since(at) < grace {
+                break;
+            }
+            limit = Some(t);
+            self.held_marks.pop_front();
+        }
+        let Some(limit) = limit else { return Ok(()) };
+        if self.engine.pipe.store.held_count() == 0 {
+            return Ok(());
+        }
+        let why = format!(
+            "within the grace period ({} ms)",
+            self.cfg.engine.hold_grace_ms
+        );
+        for d in self.engine.pipe.expire_held_before(limit, &why) {
+            if let (Some(m), SourcePos::Kafka { topic, .. }) = (&self.metrics, &d.source) {
+                m.rejected(topic, d.reason);
+            }
+            self.expired_held.push(d.source.clone());
+            self.publish_dead(d)?;
+        }
+        Ok(())
+    }
+
     fn publish_dead(&mut self, d: DeadLetter) -> anyhow::Result<()> {
         send_dead(
             &self.producer,
@@ -726,6 +782,7 @@ impl Runner {
             &self.rejected,
             &self.engine.policy().digest,
             lists.as_deref(),
+            &self.expired_held,
         )?;
         debug!(seq = cp.seq, records = cp.log_records, "checkpoint written");
         if !offsets.is_empty() {
@@ -846,6 +903,11 @@ impl Runner {
             self.engine.set_as_of(self.cfg.engine.as_of_now());
             let n = self.read_batch()?;
             self.flush()?;
+            if live {
+                // Not while reading the backlog: a registration may be
+                // a few records behind on another partition.
+                self.expire_held()?;
+            }
             if n > 0 {
                 quiet_since = Instant::now();
                 self.stats.batches += 1;

@@ -394,6 +394,23 @@ impl EntityStore {
         out
     }
 
+    /// Removes the held events whose tag `expire` picks, in tag order (the
+    /// others keep their order).
+    pub fn take_held_where(&mut self, mut expire: impl FnMut(u64) -> bool) -> Vec<(Event, u64)> {
+        let mut out = Vec::new();
+        self.held.retain(|_, waiting| {
+            let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(waiting)
+                .into_iter()
+                .partition(|(_, tag)| expire(*tag));
+            out.extend(gone);
+            *waiting = keep;
+            !waiting.is_empty()
+        });
+        self.held_count -= out.len();
+        out.sort_by_key(|(_, tag)| *tag);
+        out
+    }
+
     pub fn held_count(&self) -> usize {
         self.held_count
     }
