@@ -123,8 +123,8 @@ impl Engine {
         let frame = features_frame_of(ents.clone(), &sub)?;
         let cover = coverage_of(&self.policy, ents.clone());
         let ev = score_population(&self.policy, &frame, &cover)?;
-        let scored = scores_frame(&self.policy, &ev, &frame, &sub)?;
         let as_of = self.pipe.as_of;
+        let scored = scores_frame(&self.policy, &ev, &frame, &sub, as_of)?;
         let rids: Vec<String> = ents
             .clone()
             .enumerate()
