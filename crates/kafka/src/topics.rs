@@ -19,6 +19,10 @@ pub struct Topics {
     /// Keyed by USCC; meant for a compacted topic (last record per key).
     pub scores: String,
     pub dead_letter: String,
+    /// A draw's chosen (and replaced) entities, keyed by USCC; one record
+    /// per entity per draw, with a content id (not compacted: an entity can
+    /// be in several draws).
+    pub samples: String,
 }
 
 impl Topics {
@@ -29,6 +33,7 @@ impl Topics {
             credit_records: format!("{prefix}credit-records"),
             scores: format!("{prefix}scores"),
             dead_letter: format!("{prefix}dead-letter"),
+            samples: format!("{prefix}samples"),
         }
     }
 
@@ -86,7 +91,7 @@ fn create(cfg: &KafkaConfig, new: &[NewTopic<'_>]) -> anyhow::Result<()> {
 /// Creates the topics that do not exist yet: the inputs and outputs with
 /// `partitions` partitions (inputs must share a partition count so that an
 /// entity's three feeds land in the same partition number), `scores`
-/// compacted.
+/// compacted, and `samples` (written by draws).
 pub fn ensure(cfg: &KafkaConfig, topics: &Topics) -> anyhow::Result<()> {
     let mut new = Vec::new();
     for (_, t) in topics.inputs() {
@@ -94,6 +99,11 @@ pub fn ensure(cfg: &KafkaConfig, topics: &Topics) -> anyhow::Result<()> {
     }
     new.push(NewTopic::new(
         &topics.dead_letter,
+        cfg.partitions,
+        TopicReplication::Fixed(1),
+    ));
+    new.push(NewTopic::new(
+        &topics.samples,
         cfg.partitions,
         TopicReplication::Fixed(1),
     ));
