@@ -12,4 +12,5 @@ pub mod score;
 pub mod seed;
 pub mod serve;
 pub mod serve_api;
+pub mod serve_draws;
 pub mod uscc;

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// `[server] listen`, else 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// Holds officers.ndjson (the draws' roster) and inspections.ndjson
+    /// (their inspection history); draws go to <engine.out>/draws/.
+    #[arg(long, default_value = "seeds")]
+    seeds: std::path::PathBuf,
 }
 
 /// Sets `stop` on SIGINT or SIGTERM.
@@ -75,10 +79,19 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         fields,
         metrics.clone(),
     );
+    let draws = super::serve_draws::ServeDraws::new(
+        cfg.engine.out.clone(),
+        a.seeds,
+        cfg.engine.pipelines.clone(),
+        Some(cfg.clone()),
+        view.scores.clone(),
+        view.engine.clone(),
+    );
     let addr = super::serve_api::start(
         cfg.server.as_ref(),
         a.listen,
         view.engine.clone(),
+        Arc::new(draws),
         metrics.clone(),
     )?;
     eprintln!("tidewatch serve: HTTP API and /metrics on http://{addr}");

@@ -11,8 +11,10 @@ use serde_json::Value;
 use tidewatch_engine::records::ScoreRecord;
 use tidewatch_metrics::Metrics;
 use tidewatch_model::{Class, Domain, RegionCode, Uscc};
-use tidewatch_server::memory::{MemoryAlerts, MemoryDraws, MemoryEngine};
-use tidewatch_server::view::{EntityScores, FieldScore, Readiness};
+use tidewatch_server::memory::{MemoryAlerts, MemoryEngine};
+use tidewatch_server::view::{DrawService, EntityScores, FieldScore, Readiness};
+
+use super::serve_draws::LiveScores;
 use tidewatch_server::{router, AppState, AuditLog, ServerConfig, Services};
 
 /// One score record (the `scores` topic's JSON) as the API shows it; `None`
@@ -69,6 +71,8 @@ pub struct LiveView {
     classes: BTreeMap<Uscc, Vec<(Domain, RegionCode, Class)>>,
     /// (field, region, class) → entities: the class gauges.
     counts: BTreeMap<(&'static str, String, Class), u64>,
+    /// Every entity's current score record: the draws' population.
+    pub scores: Arc<LiveScores>,
 }
 
 impl LiveView {
@@ -84,11 +88,13 @@ impl LiveView {
             metrics,
             classes: BTreeMap::new(),
             counts: BTreeMap::new(),
+            scores: LiveScores::new(),
         }
     }
 
     /// Takes a batch of published records.
     pub fn publish(&mut self, records: &[ScoreRecord]) {
+        self.scores.update(records);
         for r in records {
             let Some(e) = entity_scores(&r.payload, &self.fields) else {
                 tracing::warn!("a score record the API cannot read");
@@ -132,6 +138,7 @@ pub fn start(
     server: Option<&toml::Value>,
     listen: Option<SocketAddr>,
     engine: Arc<MemoryEngine>,
+    draws: Arc<dyn DrawService>,
     metrics: Metrics,
 ) -> anyhow::Result<SocketAddr> {
     let mut cfg: ServerConfig = match server {
@@ -158,9 +165,9 @@ pub fn start(
         tokens,
         Services {
             engine,
-            // Draws and alerts are served from files by their own commands
-            // for now; the API answers with empty services.
-            draws: Arc::new(MemoryDraws::new(0)),
+            draws,
+            // Alerts are served from files by their own commands for now;
+            // the API answers with an empty log.
             alerts: Arc::new(MemoryAlerts::new()),
             metrics,
             audit,
