@@ -25,6 +25,30 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// Asserts two files have the same bytes, naming the first line that
+/// differs (the files are long).
+fn same_file(a: &Path, b: &Path) {
+    let (x, y) = (read(a), read(b));
+    if x == y {
+        return;
+    }
+    let (x, y) = (String::from_utf8_lossy(&x), String::from_utf8_lossy(&y));
+    let first = x
+        .lines()
+        .zip(y.lines())
+        .enumerate()
+        .find(|(_, (l, r))| l != r)
+        .map(|(i, (l, r))| format!("line {}:\n  {l}\n  {r}", i + 1))
+        .unwrap_or_else(|| "one is a prefix of the other".into());
+    panic!(
+        "{} and {} differ ({} vs {} lines); first difference at {first}",
+        a.display(),
+        b.display(),
+        x.lines().count(),
+        y.lines().count()
+    );
+}
+
 fn json_file(p: &Path) -> Value {
     serde_json::from_slice(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -144,16 +168,13 @@ fn the_scores_topic_gives_the_file_population_and_the_list_goes_to_samples() {
         pop.iter().filter(|&&b| b == b'\n').count() > 100,
         "a real population"
     );
-    assert_eq!(pop, read(&fdir.join("population.csv")), "population.csv");
+    same_file(&kdir.join("population.csv"), &fdir.join("population.csv"));
     let c = json_file(&kdir.join("commitment.json"));
     assert_eq!(
         c["population_digest"],
         json_file(&fdir.join("commitment.json"))["population_digest"]
     );
-    assert_eq!(
-        read(&kdir.join("commitment.json")),
-        read(&fdir.join("commitment.json"))
-    );
+    same_file(&kdir.join("commitment.json"), &fdir.join("commitment.json"));
     let preview = ok(draw_kafka(&["preview", p], &prefix, &kout), "preview");
     assert!(preview.contains("total to draw"), "{preview}");
 
@@ -167,10 +188,7 @@ fn the_scores_topic_gives_the_file_population_and_the_list_goes_to_samples() {
         draw_kafka(&["run", p, "--randomness", RANDOMNESS], &prefix, &kout),
         "draw run --brokers",
     );
-    assert_eq!(
-        read(&kdir.join("manifest.json")),
-        read(&fdir.join("manifest.json"))
-    );
+    same_file(&kdir.join("manifest.json"), &fdir.join("manifest.json"));
     let list = json_file(&kdir.join("list.json"));
     let entries = list["entries"].as_array().expect("entries");
     assert!(!entries.is_empty());
@@ -569,7 +587,7 @@ fn serve_draws_over_http_match_the_draw_command() {
         "list.json",
         "publication.csv",
     ] {
-        assert!(read(&out.join(f)) == read(&cdir.join(f)), "{f} differs");
+        same_file(&out.join(f), &cdir.join(f));
     }
 
     // A replacement over HTTP verifies, and a result on the inspections
