@@ -13,9 +13,9 @@ use tidewatch_metrics::Metrics;
 use tidewatch_model::{Class, Domain, RegionCode, Uscc};
 use tidewatch_server::memory::{MemoryAlerts, MemoryEngine};
 use tidewatch_server::view::{DrawService, EntityScores, FieldScore, Readiness};
+use tidewatch_server::{router, AppState, AuditLog, ServerConfig, Services};
 
 use super::serve_draws::LiveScores;
-use tidewatch_server::{router, AppState, AuditLog, ServerConfig, Services};
 
 /// One score record (the `scores` topic's JSON) as the API shows it; `None`
 /// when it lacks what the API needs.

@@ -50,7 +50,9 @@ impl LiveScores {
         }
     }
 
-    /// The records now, decoded.
+    /// The records now, decoded. The engine's next batch waits while they
+    /// are decoded (milliseconds for thousands of entities), so the
+    /// snapshot is one consistent state.
     fn scores(&self) -> anyhow::Result<Scores> {
         let m = self.by_uscc.read().unwrap_or_else(|e| e.into_inner());
         Scores::from_payloads(
