@@ -7,6 +7,7 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::Context;
+use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 use tidewatch_model::Domain;
@@ -170,12 +171,16 @@ fn reasons_of(
 }
 
 /// The scores frame: one row per entity, per field the risk score, the
-/// model's class, the class used for the field, reasons and model version.
+/// model's class, the class used for the field, reasons and model version;
+/// then the override applied and what a double-random draw needs besides
+/// the class (`deregistered`, `revoked`, `last_inspected_on` at `as_of`),
+/// so a draw's population can be built from score records alone.
 pub fn scores_frame(
     policy: &Policy,
     ev: &Evaluation,
     features: &DataFrame,
     table: &FeatureTable,
+    as_of: NaiveDate,
 ) -> anyhow::Result<DataFrame> {
     let n = features.height();
     let mut cols: Vec<Column> = ["uscc", "name", "region_code", "zone", "industry_code"]
@@ -216,6 +221,25 @@ pub fn scores_frame(
         .map(|o| o.map(|i| policy.overrides[i as usize].reason.as_str()))
         .collect();
     cols.push(Column::new("override".into(), overrides));
+    for flag in ["deregistered", "revoked"] {
+        let v: Vec<bool> = features
+            .column(flag)?
+            .i64()?
+            .iter()
+            .map(|x| x.unwrap_or(0) != 0)
+            .collect();
+        cols.push(Column::new(flag.into(), v));
+    }
+    let last: Vec<Option<String>> = features
+        .column("days_since_inspection")?
+        .i64()?
+        .iter()
+        .map(|d| {
+            d.and_then(|d| as_of.checked_sub_signed(chrono::Duration::days(d)))
+                .map(|day| day.to_string())
+        })
+        .collect();
+    cols.push(Column::new("last_inspected_on".into(), last));
     Ok(DataFrame::new(n, cols)?)
 }
 

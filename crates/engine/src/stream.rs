@@ -202,8 +202,8 @@ impl Engine {
         } else {
             Vec::new()
         };
-        let scored = scores_frame(&self.policy, &ev, &frame, &sub)?;
         let as_of = self.pipe.as_of;
+        let scored = scores_frame(&self.policy, &ev, &frame, &sub, as_of)?;
         let rids: Vec<String> = ents
             .clone()
             .enumerate()

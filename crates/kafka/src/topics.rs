@@ -21,6 +21,10 @@ pub struct Topics {
     pub dead_letter: String,
     /// List alerts, keyed by USCC (an entity's alerts stay in order).
     pub alerts: String,
+    /// A draw's chosen (and replaced) entities, keyed by USCC; one record
+    /// per entity per draw, with a content id (not compacted: an entity can
+    /// be in several draws).
+    pub samples: String,
 }
 
 impl Topics {
@@ -32,6 +36,7 @@ impl Topics {
             scores: format!("{prefix}scores"),
             dead_letter: format!("{prefix}dead-letter"),
             alerts: format!("{prefix}alerts"),
+            samples: format!("{prefix}samples"),
         }
     }
 
@@ -89,13 +94,13 @@ fn create(cfg: &KafkaConfig, new: &[NewTopic<'_>]) -> anyhow::Result<()> {
 /// Creates the topics that do not exist yet: the inputs and outputs with
 /// `partitions` partitions (inputs must share a partition count so that an
 /// entity's three feeds land in the same partition number), `scores`
-/// compacted.
+/// compacted, and `samples` (written by draws).
 pub fn ensure(cfg: &KafkaConfig, topics: &Topics) -> anyhow::Result<()> {
     let mut new = Vec::new();
     for (_, t) in topics.inputs() {
         new.push(NewTopic::new(t, cfg.partitions, TopicReplication::Fixed(1)));
     }
-    for t in [&topics.dead_letter, &topics.alerts] {
+    for t in [&topics.dead_letter, &topics.alerts, &topics.samples] {
         new.push(NewTopic::new(t, cfg.partitions, TopicReplication::Fixed(1)));
     }
     new.push(

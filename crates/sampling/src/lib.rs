@@ -8,7 +8,8 @@
 //! [`verify`]. The digests of all four inputs are published first as a
 //! [`Commitment`]. The exact algorithm is in `docs/draw-algorithm.md`; this
 //! crate is its reference implementation and does no I/O: the population
-//! can come from any source that yields rows (a scores file, a topic).
+//! can come from any source that yields rows (a scores file, a topic:
+//! [`population_from_score_records`]).
 
 pub mod class;
 pub mod commit;
@@ -19,6 +20,7 @@ pub mod plan;
 pub mod plan_file;
 pub mod population;
 pub mod preview;
+pub mod score_records;
 pub mod verify;
 
 pub use class::Class;
@@ -32,4 +34,7 @@ pub use plan::{Exclusions, PerClass, Plan, PlanError, Quota};
 pub use plan_file::{Defaults, PlanFile};
 pub use population::{canonical_csv, parse_csv, population_digest, PopulationError, PopulationRow};
 pub use preview::{preview, PoolNeed, Preview};
+pub use score_records::{
+    population_from_score_records, records_as_of, sample_records, Sample, ScoreRecordError,
+};
 pub use verify::{verify, Mismatch};

@@ -381,3 +381,65 @@ fn bad_inputs_are_refused_clearly() {
         Err(DrawError::DuplicateOfficer(_))
     ));
 }
+
+#[test]
+fn samples_are_the_list_with_ids_that_repeat_only_for_the_same_record() {
+    use tidewatch_sampling::sample_records;
+    let plan = plan();
+    let pop = population(60);
+    let roster = roster(6, 50);
+    let inputs = DrawInputs {
+        plan: &plan,
+        population: &pop,
+        roster: &roster,
+        history: &[],
+    };
+    let base = draw(&inputs, RANDOMNESS).expect("draw");
+    let s = sample_records(&base);
+    assert_eq!(s.len(), base.chosen.len());
+    for (r, c) in s.iter().zip(&base.chosen) {
+        assert_eq!((r.uscc, r.status), (c.uscc, "chosen"));
+        assert_eq!(r.officers, c.officers);
+        assert_eq!(r.rank.as_deref(), Some(c.rank.as_str()));
+        assert_eq!(r.class, Some(c.class));
+        assert_eq!(r.id.len(), 32);
+    }
+    // The same draw again: the same records.
+    assert_eq!(
+        sample_records(&run(&plan, &pop, &roster, &[], RANDOMNESS)),
+        s
+    );
+    // Distinct records have distinct ids.
+    let ids: std::collections::BTreeSet<&str> = s.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), s.len());
+    // After a replacement: every untouched entity keeps its record and id,
+    // the replaced one is reported as such, and its successor names it.
+    let gone = base
+        .chosen
+        .iter()
+        .find(|c| c.class == Class::B)
+        .expect("a B entity")
+        .uscc;
+    let m = replace(&base, &inputs, gone, "7").expect("replace");
+    let after = sample_records(&m);
+    let new = m.replacements[0].replacement.expect("a replacement");
+    for r in &s {
+        if r.uscc != gone {
+            assert!(after.contains(r), "{} unchanged", r.uscc);
+        }
+    }
+    let out = after
+        .iter()
+        .find(|r| r.uscc == gone)
+        .expect("the replaced entity");
+    assert_eq!(out.status, "replaced");
+    assert_eq!(out.replaced_by, Some(new));
+    assert_eq!(out.reason.as_deref(), Some("7"));
+    assert!(out.officers.is_empty() && out.rank.is_none());
+    let came = after
+        .iter()
+        .find(|r| r.uscc == new)
+        .expect("the new entity");
+    assert_eq!((came.status, came.replaces), ("chosen", Some(gone)));
+    assert_eq!(after.len(), s.len() + 1);
+}

@@ -10,8 +10,16 @@
 //! `list.xlsx`, `list.csv`, `list.json`, `publication.csv`).
 //!
 //! The population is a list of rows: [`population_from_frames`] builds it
-//! from the scores and features frames `tidewatch run` writes; any other
-//! source (the scores topic) only has to produce the same rows.
+//! from the scores and features frames `tidewatch run` writes; in Kafka mode
+//! (`--brokers` or `--config`) it is built from the last record per key of
+//! the `scores` topic (`population_from_score_records`, the same rows),
+//! `run` and `replace` also publish the list to the `samples` topic, and
+//! `status` reads the results from the `inspections` topic.
+//!
+//! The operations return what they did ([`Drawn`], [`Status`], …) and the
+//! commands print it, so `tidewatch serve`'s draw endpoints
+//! (`serve_draws.rs`) run exactly the same code over the live engine's
+//! score records.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -25,7 +33,9 @@ use chrono::{Datelike, NaiveDate};
 use clap::{Args, Subcommand};
 use polars::prelude::{DataFrame, ParquetReader, SerReader};
 use rayon::prelude::*;
+use serde_json::Value;
 use tidewatch_ingest::{decode, decode_and_validate, ndjson};
+use tidewatch_kafka::{snapshot, Config, Topics};
 use tidewatch_model::event::Inspection;
 use tidewatch_model::{Class, Domain, Event, Family, Officer, RegionCode, Uscc};
 use tidewatch_sampling::digest::{canonical_json, sha256_hex};
@@ -37,9 +47,12 @@ use tidewatch_sampling::list::{
 use tidewatch_sampling::plan::PLAN_FIELDS;
 use tidewatch_sampling::population::{sorted_rows, write_csv_of_sorted};
 use tidewatch_sampling::{
-    commit, draw_with_timings, parse_csv, preview, replace, verify, verify_commitment, Commitment,
-    Defaults, DrawInputs, Manifest, PastInspection, Plan, PlanFile, PopulationRow,
+    commit, draw_with_timings, parse_csv, population_from_score_records, preview, records_as_of,
+    replace, sample_records, verify, verify_commitment, Commitment, Defaults, DrawInputs, Manifest,
+    PastInspection, Plan, PlanFile, PopulationRow, Preview, ScoreRecordError,
 };
+
+use super::kafka::KafkaArgs;
 
 /// Rows of an Excel worksheet, the header included.
 pub const SHEET_ROWS: u32 = 1_048_576;
@@ -52,29 +65,101 @@ pub struct DrawArgs {
 
 /// Where the inputs are and where draws go.
 #[derive(Debug, Clone, Args)]
-struct Dirs {
+pub(crate) struct Dirs {
     /// Where `tidewatch run` wrote the scores; draws go to <out>/draws/<plan-id>/.
     #[arg(long, default_value = "out")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Holds officers.ndjson (the roster) and inspections.ndjson (history and results).
     #[arg(long, default_value = "seeds")]
-    seeds: PathBuf,
+    pub(crate) seeds: PathBuf,
     /// Holds draws/defaults.toml, the default ratios and team rules.
     #[arg(long, default_value = "pipelines")]
-    pipelines: PathBuf,
+    pub(crate) pipelines: PathBuf,
+    #[command(flatten)]
+    pub(crate) kafka: DrawKafka,
+}
+
+/// Kafka mode: the population from the `scores` topic, results from
+/// `inspections`, the list published to `samples`.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct DrawKafka {
+    /// Kafka brokers (HOST:PORT[,HOST:PORT…]): take the population from the
+    /// scores topic instead of the files under --out.
+    #[arg(long)]
+    brokers: Option<String>,
+    /// The engine's TOML config file (brokers, topic prefix, security);
+    /// see docs/streaming.md.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Prefix of every topic name (default `tidewatch.`).
+    #[arg(long)]
+    topic_prefix: Option<String>,
+}
+
+impl DrawKafka {
+    /// The Kafka config when Kafka mode was asked for (flags, then the
+    /// environment, then the file, as for `run`).
+    fn config(&self) -> anyhow::Result<Option<Config>> {
+        let a = KafkaArgs {
+            brokers: self.brokers.clone(),
+            config: self.config.clone(),
+            topic_prefix: self.topic_prefix.clone(),
+            checkpoint_dir: None,
+        };
+        if !a.wanted() {
+            return Ok(None);
+        }
+        Ok(Some(a.config(None)?))
+    }
 }
 
 /// How the list files are written.
 #[derive(Debug, Clone, Args)]
-struct ListOpts {
+pub(crate) struct ListOpts {
     /// Date on the publication (default: the plan's as-of date).
     #[arg(long)]
-    date: Option<NaiveDate>,
+    pub(crate) date: Option<NaiveDate>,
     /// Rows per worksheet of list.xlsx, header included; a longer list
     /// continues on further sheets.
     #[arg(long, default_value_t = SHEET_ROWS,
           value_parser = clap::value_parser!(u32).range(2..=SHEET_ROWS as i64))]
-    sheet_rows: u32,
+    pub(crate) sheet_rows: u32,
+}
+
+/// A refusal the caller can act on (a conflict with a draw's state, an
+/// invalid plan, something missing), told apart from failures so the HTTP
+/// API answers with the right status. The message is the command's.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    Invalid(String),
+    Conflict(String),
+    NotFound(String),
+    Unavailable(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Invalid(m)
+            | Refusal::Conflict(m)
+            | Refusal::NotFound(m)
+            | Refusal::Unavailable(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn invalid(m: String) -> anyhow::Error {
+    Refusal::Invalid(m).into()
+}
+
+fn conflict(m: String) -> anyhow::Error {
+    Refusal::Conflict(m).into()
+}
+
+fn not_found(m: String) -> anyhow::Error {
+    Refusal::NotFound(m).into()
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,9 +332,10 @@ fn load_defaults(pipelines: &Path) -> anyhow::Result<Defaults> {
     })
 }
 
-/// A plan argument: a plan file, or the id of a committed plan.
-enum PlanArg {
-    File(PathBuf, Box<PlanFile>),
+/// A plan argument: a plan file (named for messages), or the id of a
+/// committed plan.
+pub(crate) enum PlanArg {
+    File(String, Box<PlanFile>),
     Committed(String),
 }
 
@@ -264,16 +350,39 @@ impl PlanArg {
             } else {
                 PlanFile::from_toml(&text)
             }
-            .map_err(|e| anyhow!("plan {}: {e}", path.display()))?;
-            return Ok(PlanArg::File(path.to_path_buf(), Box::new(file)));
+            .map_err(|e| invalid(format!("plan {}: {e}", path.display())))?;
+            return Ok(PlanArg::File(path.display().to_string(), Box::new(file)));
         }
-        if draw_dir(dirs, arg).join("plan.json").is_file() {
-            return Ok(PlanArg::Committed(arg.to_string()));
+        PlanArg::committed(arg, dirs).map_err(|_| {
+            not_found(format!(
+                "{arg:?} is neither a plan file nor the id of a plan committed under {}",
+                dirs.out.join("draws").display()
+            ))
+        })
+    }
+
+    /// A plan given as JSON (a plan file's keys; the rest from the defaults).
+    pub(crate) fn from_json(plan: &Value) -> anyhow::Result<PlanArg> {
+        let file = PlanFile::from_json(&plan.to_string())
+            .map_err(|e| invalid(format!("the plan: {e}")))?;
+        Ok(PlanArg::File("the plan".into(), Box::new(file)))
+    }
+
+    /// The id of a plan committed under `dirs.out`.
+    pub(crate) fn committed(id: &str, dirs: &Dirs) -> anyhow::Result<PlanArg> {
+        // The id names a directory: only what a plan id may be.
+        let safe = !id.is_empty()
+            && !id.starts_with('.')
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if safe && draw_dir(dirs, id).join("plan.json").is_file() {
+            return Ok(PlanArg::Committed(id.to_string()));
         }
-        bail!(
-            "{arg:?} is neither a plan file nor the id of a plan committed under {}",
+        Err(not_found(format!(
+            "no plan {id:?} is committed under {}",
             dirs.out.join("draws").display()
-        )
+        )))
     }
 
     fn id(&self) -> &str {
@@ -286,10 +395,10 @@ impl PlanArg {
     /// The complete plan; `as_of` is used when the file has none.
     fn resolve(&self, dirs: &Dirs, as_of: Option<NaiveDate>) -> anyhow::Result<Plan> {
         match self {
-            PlanArg::File(path, file) => {
+            PlanArg::File(label, file) => {
                 let defaults = load_defaults(&dirs.pipelines)?;
                 file.resolve(&defaults, as_of)
-                    .map_err(|e| anyhow!("plan {}: {e}", path.display()))
+                    .map_err(|e| invalid(format!("plan {label}: {e}")))
             }
             PlanArg::Committed(id) => {
                 let path = draw_dir(dirs, id).join("plan.json");
@@ -343,6 +452,83 @@ fn population_from_out(
     let scores = read_parquet(&out.join("scores.parquet"))?;
     let features = read_parquet(&out.join("features.parquet"))?;
     population_from_frames(&scores, &features, field, as_of)
+}
+
+/// The scores a draw's population is taken from.
+pub(crate) enum Scores {
+    /// The files `tidewatch run` wrote in this directory.
+    Files(PathBuf),
+    /// Score records, decoded: the last per key of the scores topic, or the
+    /// live engine's current ones; `source` names them in messages.
+    Records { source: String, records: Vec<Value> },
+}
+
+impl Scores {
+    /// The files under `--out`; in Kafka mode the scores topic.
+    fn of(dirs: &Dirs, kafka: Option<&Config>) -> anyhow::Result<Scores> {
+        let Some(cfg) = kafka else {
+            return Ok(Scores::Files(dirs.out.clone()));
+        };
+        let topic = Topics::new(&cfg.kafka.topic_prefix).scores;
+        let last = snapshot::last_per_key(cfg, &topic)?;
+        Scores::from_payloads(
+            format!("the scores topic {topic}"),
+            last.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+        )
+    }
+
+    /// Score records from their JSON payloads, keyed by USCC.
+    pub(crate) fn from_payloads<'a>(
+        source: String,
+        payloads: impl Iterator<Item = (&'a str, &'a [u8])>,
+    ) -> anyhow::Result<Scores> {
+        let records = payloads
+            .map(|(key, p)| {
+                serde_json::from_slice(p)
+                    .map_err(|e| anyhow!("{source}: the record of {key} is not JSON: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<Value>>>()?;
+        Ok(Scores::Records { source, records })
+    }
+
+    fn record_error(source: &str, e: ScoreRecordError) -> anyhow::Error {
+        match e {
+            ScoreRecordError::Empty => Refusal::Unavailable(format!(
+                "{source} has no score records: score the population first (`tidewatch run --brokers …` or `tidewatch serve`)"
+            ))
+            .into(),
+            e @ ScoreRecordError::MixedAsOf(_) => {
+                Refusal::Unavailable(format!("{source}: {e}")).into()
+            }
+            e => anyhow!("{source}: {e}"),
+        }
+    }
+
+    /// The as-of date of the scores.
+    fn as_of(&self) -> anyhow::Result<NaiveDate> {
+        match self {
+            Scores::Files(out) => scores_as_of(out),
+            Scores::Records { source, records } => {
+                records_as_of(records).map_err(|e| Scores::record_error(source, e))
+            }
+        }
+    }
+
+    /// The population for `field` (the scores are as of `as_of`).
+    fn population(&self, field: Domain, as_of: NaiveDate) -> anyhow::Result<Vec<PopulationRow>> {
+        match self {
+            Scores::Files(out) => population_from_out(out, field, as_of),
+            Scores::Records { source, records } => population_from_score_records(records, field)
+                .map_err(|e| Scores::record_error(source, e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Scores::Files(out) => format!("the scores in {}", out.display()),
+            Scores::Records { source, .. } => source.clone(),
+        }
+    }
 }
 
 /// The population snapshot for a draw in `field`: one row per entity the
@@ -519,8 +705,8 @@ impl Snapshot {
     }
 
     /// From the current scores, roster and history.
-    fn current(plan: Plan, dirs: &Dirs) -> anyhow::Result<Snapshot> {
-        let population = population_from_out(&dirs.out, plan.field, plan.as_of)?;
+    fn current(plan: Plan, dirs: &Dirs, scores: &Scores) -> anyhow::Result<Snapshot> {
+        let population = scores.population(plan.field, plan.as_of)?;
         let roster = read_roster(&dirs.seeds.join("officers.ndjson"))?;
         let history = history_from_seeds(&dirs.seeds, plan.as_of)?;
         Ok(Snapshot {
@@ -532,20 +718,20 @@ impl Snapshot {
     }
 }
 
-/// The plan resolved against the scores in `out`, refusing a plan whose
-/// as-of date is not the scores' (its windows would not match the data).
-fn plan_for_scores(arg: &PlanArg, dirs: &Dirs) -> anyhow::Result<Plan> {
-    let scored = scores_as_of(&dirs.out)?;
+/// The plan resolved against the scores, refusing a plan whose as-of date
+/// is not the scores' (its windows would not match the data).
+fn plan_for_scores(arg: &PlanArg, dirs: &Dirs, scores: &Scores) -> anyhow::Result<Plan> {
+    let scored = scores.as_of()?;
     let plan = arg.resolve(dirs, Some(scored))?;
     if plan.as_of != scored {
-        bail!(
-            "plan {} is as of {}, but the scores in {} are as of {}: run `tidewatch run --as-of {}` first",
+        return Err(invalid(format!(
+            "plan {} is as of {}, but {} are as of {}: run `tidewatch run --as-of {}` first",
             plan.id,
             plan.as_of,
-            dirs.out.display(),
+            scores.describe(),
             scored,
             plan.as_of
-        );
+        )));
     }
     Ok(plan)
 }
@@ -587,46 +773,79 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-fn read_commitment(path: &Path) -> anyhow::Result<Commitment> {
+pub(crate) fn read_commitment(path: &Path) -> anyhow::Result<Commitment> {
     serde_json::from_slice(&read(path)?)
         .map_err(|e| anyhow!("{} is not a commitment: {e}", path.display()))
 }
 
-fn commit_cmd(arg: &str, force: bool, dirs: &Dirs) -> anyhow::Result<ExitCode> {
-    let arg = PlanArg::parse(arg, dirs)?;
-    let plan = plan_for_scores(&arg, dirs)?;
+/// A plan committed: where, its commitment, and whether an identical
+/// commitment was there already (nothing written then).
+pub(crate) struct Committed {
+    pub(crate) dir: PathBuf,
+    pub(crate) commitment: Commitment,
+    pub(crate) unchanged: bool,
+}
+
+/// `draw commit`: snapshots plan, population, roster and history under
+/// `<out>/draws/<plan id>/` and writes their commitment.
+pub(crate) fn commit_plan(
+    arg: &PlanArg,
+    force: bool,
+    dirs: &Dirs,
+    scores: &Scores,
+) -> anyhow::Result<Committed> {
+    let plan = plan_for_scores(arg, dirs, scores)?;
     let dir = draw_dir(dirs, &plan.id);
-    let snap = Snapshot::current(plan, dirs)?;
+    let snap = Snapshot::current(plan, dirs, scores)?;
     let fresh = commit(&snap.inputs())?;
     let old_path = dir.join("commitment.json");
     if old_path.exists() {
         let old = read_commitment(&old_path)?;
         if old == fresh {
-            print_commitment(&dir, &fresh, "already committed; unchanged");
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Committed {
+                dir,
+                commitment: fresh,
+                unchanged: true,
+            });
         }
         if dir.join("manifest.json").exists() {
-            bail!(
+            return Err(conflict(format!(
                 "plan {} was committed and drawn already ({}); a drawn plan's inputs cannot change: commit the new inputs under a new plan id",
                 fresh.plan_id,
                 dir.display()
-            );
+            )));
         }
         if !force {
-            bail!(
+            return Err(conflict(format!(
                 "plan {} is already committed with other inputs ({}: {}); a published commitment must not change. Commit under a new plan id, or pass --force if that commitment was never published",
                 fresh.plan_id,
                 old_path.display(),
                 first_commitment_difference(&old, &fresh)
-            );
+            )));
         }
     }
-    let c = write_commitment(&dir, &snap)?;
-    print_commitment(
-        &dir,
-        &c,
-        "publish these digests now, before the randomness is known",
-    );
+    let commitment = write_commitment(&dir, &snap)?;
+    Ok(Committed {
+        dir,
+        commitment,
+        unchanged: false,
+    })
+}
+
+fn commit_cmd(arg: &str, force: bool, dirs: &Dirs) -> anyhow::Result<ExitCode> {
+    let kafka = dirs.kafka.config()?;
+    let arg = PlanArg::parse(arg, dirs)?;
+    let scores = Scores::of(dirs, kafka.as_ref())?;
+    let c = commit_plan(&arg, force, dirs, &scores)?;
+    let what = if c.unchanged {
+        "already committed; unchanged"
+    } else {
+        "publish these digests now, before the randomness is known"
+    };
+    print_commitment(&c.dir, &c.commitment, what);
+    if !c.unchanged {
+        println!("  population from {}", scores.describe());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -673,10 +892,10 @@ fn print_commitment(dir: &Path, c: &Commitment, what: &str) {
 fn load_committed(dir: &Path) -> anyhow::Result<(Commitment, Snapshot)> {
     let cpath = dir.join("commitment.json");
     if !cpath.exists() {
-        bail!(
+        return Err(not_found(format!(
             "no commitment in {}: run `tidewatch draw commit PLAN` first",
             dir.display()
-        );
+        )));
     }
     let c = read_commitment(&cpath)?;
     let checked = |file: &str, what: &str, digest: &str| -> anyhow::Result<Vec<u8>> {
@@ -684,10 +903,10 @@ fn load_committed(dir: &Path) -> anyhow::Result<(Commitment, Snapshot)> {
         let bytes = read(&path)?;
         let got = sha256_hex(&bytes);
         if got != digest {
-            bail!(
+            return Err(conflict(format!(
                 "{} no longer matches the committed {what} (committed {digest}, the file hashes to {got}): the inputs changed after the commitment",
                 path.display()
-            );
+            )));
         }
         Ok(bytes)
     };
@@ -722,18 +941,18 @@ fn check_same_plan(arg: &PlanArg, committed: &Plan, dirs: &Dirs) -> anyhow::Resu
         .find(|k| a.get(**k) != b.get(**k))
         .copied()
         .unwrap_or("?");
-    bail!(
+    Err(conflict(format!(
         "plan {} differs from the committed plan in `{field}` (given {}, committed {}); a committed plan cannot change: commit the new plan under a new id",
         committed.id,
         a.get(field).map(|v| v.to_string()).unwrap_or_default(),
         b.get(field).map(|v| v.to_string()).unwrap_or_default()
-    )
+    )))
 }
 
 // ---------------------------------------------------------------- run
 
 /// Time spent writing each output file.
-type FileTimes = Vec<(&'static str, Duration, u64)>;
+pub(crate) type FileTimes = Vec<(&'static str, Duration, u64)>;
 
 /// Writes manifest.json, list.xlsx, list.csv, list.json and publication.csv.
 fn write_outputs(
@@ -834,51 +1053,130 @@ pub fn write_xlsx(
     Ok(sheets)
 }
 
-fn run_cmd(arg: &str, randomness: &str, list: &ListOpts, dirs: &Dirs) -> anyhow::Result<ExitCode> {
-    let arg = PlanArg::parse(arg, dirs)?;
+/// A topic and how many records were published to it.
+pub(crate) type Published = (String, usize);
+
+/// A draw (or a replacement) done: the manifest and what was written and
+/// published.
+pub(crate) struct Drawn {
+    pub(crate) dir: PathBuf,
+    pub(crate) manifest: Manifest,
+    pub(crate) took: Duration,
+    pub(crate) files: FileTimes,
+    pub(crate) sheets: usize,
+    /// The samples topic and the records published to it (Kafka mode).
+    pub(crate) published: Option<Published>,
+    /// The roster file changed since the commitment (the committed one is used).
+    pub(crate) roster_changed: bool,
+}
+
+/// Publishes the draw's records to the samples topic (every chosen entity,
+/// then every replaced one, each with its content id) and waits for the
+/// broker's acknowledgement.
+fn publish_samples(cfg: &Config, m: &Manifest) -> anyhow::Result<Published> {
+    let topic = Topics::new(&cfg.kafka.topic_prefix).samples;
+    let records = sample_records(m)
+        .iter()
+        .map(|s| Ok((s.uscc.to_string(), serde_json::to_vec(s)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    snapshot::publish(cfg, &topic, &records)?;
+    Ok((topic, records.len()))
+}
+
+/// Publishes (Kafka mode), then writes the files: a failure to publish
+/// leaves the draw's files as they were, so the same command can be run
+/// again, and records published twice carry the same ids.
+fn publish_and_write(
+    dir: &Path,
+    m: &Manifest,
+    snap: &Snapshot,
+    list: &ListOpts,
+    kafka: Option<&Config>,
+) -> anyhow::Result<(FileTimes, usize, Option<Published>)> {
+    let published = kafka.map(|cfg| publish_samples(cfg, m)).transpose()?;
+    let date = list.date.unwrap_or(snap.plan.as_of);
+    let (files, sheets) = write_outputs(dir, m, &snap.roster, date, list.sheet_rows)?;
+    Ok((files, sheets, published))
+}
+
+fn roster_changed(dirs: &Dirs, c: &Commitment) -> bool {
+    read_roster(&dirs.seeds.join("officers.ndjson"))
+        .map(|r| roster_digest(&r))
+        .is_ok_and(|now| now.ok().as_deref() != Some(c.roster_digest.as_str()))
+}
+
+/// `draw run`: draws a committed plan with the public randomness.
+pub(crate) fn run_plan(
+    arg: &PlanArg,
+    randomness: &str,
+    list: &ListOpts,
+    dirs: &Dirs,
+    kafka: Option<&Config>,
+) -> anyhow::Result<Drawn> {
     let dir = draw_dir(dirs, arg.id());
     let (c, snap) = load_committed(&dir)?;
-    check_same_plan(&arg, &snap.plan, dirs)?;
+    check_same_plan(arg, &snap.plan, dirs)?;
     let mpath = dir.join("manifest.json");
     if mpath.exists() {
         let old = read_manifest(&mpath)?;
         if old.randomness != randomness {
-            bail!(
+            return Err(conflict(format!(
                 "plan {} was already drawn with randomness {:?} ({}); a plan is drawn once. Use `tidewatch draw replace` for chosen entities found closed or unreachable",
                 c.plan_id,
                 old.randomness,
                 mpath.display()
-            );
+            )));
         }
         if !old.replacements.is_empty() {
-            bail!(
+            return Err(conflict(format!(
                 "plan {} was drawn and has {} replacement(s) since ({}); running it again would drop them",
                 c.plan_id,
                 old.replacements.len(),
                 mpath.display()
-            );
+            )));
         }
     }
-    if let Ok(now) = read_roster(&dirs.seeds.join("officers.ndjson")).map(|r| roster_digest(&r)) {
-        if now.ok().as_deref() != Some(c.roster_digest.as_str()) {
-            println!(
-                "note: {} changed since the commitment; the draw uses the committed roster",
-                dirs.seeds.join("officers.ndjson").display()
-            );
-        }
-    }
+    let roster_changed = roster_changed(dirs, &c);
     let t = Instant::now();
-    let (m, _) = draw_with_timings(&snap.inputs(), randomness)?;
+    let (m, _) = draw_with_timings(&snap.inputs(), randomness)
+        .map_err(|e| invalid(format!("plan {}: {e}", c.plan_id)))?;
     verify_commitment(&m, &c)
         .map_err(|e| anyhow!("the draw does not follow the commitment: {e}"))?;
     let took = t.elapsed();
-    let date = list.date.unwrap_or(snap.plan.as_of);
-    let (files, sheets) = write_outputs(&dir, &m, &snap.roster, date, list.sheet_rows)?;
-    print_draw(&m, &dir, took, &files, sheets);
+    let (files, sheets, published) = publish_and_write(&dir, &m, &snap, list, kafka)?;
+    Ok(Drawn {
+        dir,
+        manifest: m,
+        took,
+        files,
+        sheets,
+        published,
+        roster_changed,
+    })
+}
+
+fn run_cmd(arg: &str, randomness: &str, list: &ListOpts, dirs: &Dirs) -> anyhow::Result<ExitCode> {
+    let kafka = dirs.kafka.config()?;
+    let arg = PlanArg::parse(arg, dirs)?;
+    let d = run_plan(&arg, randomness, list, dirs, kafka.as_ref())?;
+    if d.roster_changed {
+        println!(
+            "note: {} changed since the commitment; the draw uses the committed roster",
+            dirs.seeds.join("officers.ndjson").display()
+        );
+    }
+    print_draw(&d.manifest, &d.dir, d.took, &d.files, d.sheets);
+    print_published(&d);
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_manifest(path: &Path) -> anyhow::Result<Manifest> {
+fn print_published(d: &Drawn) {
+    if let Some((topic, n)) = &d.published {
+        println!("  published {n} records to {topic}");
+    }
+}
+
+pub(crate) fn read_manifest(path: &Path) -> anyhow::Result<Manifest> {
     let f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, f))
         .map_err(|e| anyhow!("{} is not a draw manifest: {e}", path.display()))
@@ -975,14 +1273,25 @@ fn count_by<'a>(it: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, u64> {
 
 // ---------------------------------------------------------------- verify
 
-fn verify_cmd(
+/// A published draw re-derived from its inputs.
+pub(crate) struct Verified {
+    pub(crate) manifest: Manifest,
+    /// The commitment checked against, when there is one.
+    pub(crate) commitment: Option<(PathBuf, Commitment)>,
+    /// The first difference, `None` when everything matches; the text
+    /// follows "MISMATCH" (": …", or " against the commitment …: …").
+    pub(crate) mismatch: Option<String>,
+}
+
+/// `draw verify` over the files beside `manifest` (or the ones given).
+pub(crate) fn verify_files(
     manifest: &Path,
     plan: Option<&Path>,
     population: Option<&Path>,
     roster: Option<&Path>,
     history: Option<&Path>,
     commitment: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Verified> {
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let m = read_manifest(manifest)?;
     let beside =
@@ -1002,24 +1311,47 @@ fn verify_cmd(
         .map_err(|e| anyhow!("{}: not an inspection history: {e}", hist_path.display()))?;
     let cpath = beside(commitment, "commitment.json");
     let committed = if cpath.exists() {
-        let c = read_commitment(&cpath)?;
-        if let Err(e) = verify_commitment(&m, &c) {
-            println!("MISMATCH against the commitment {}: {e}", cpath.display());
-            return Ok(ExitCode::from(1));
-        }
-        Some(c)
+        Some((cpath.clone(), read_commitment(&cpath)?))
     } else {
         None
     };
-    match verify(&m, &plan, &pop, &history, &roster) {
-        Ok(()) => {
+    let mismatch = match &committed {
+        Some((p, c)) => verify_commitment(&m, c)
+            .err()
+            .map(|e| format!(" against the commitment {}: {e}", p.display())),
+        None => None,
+    }
+    .or_else(|| {
+        verify(&m, &plan, &pop, &history, &roster)
+            .err()
+            .map(|e| format!(": {e}"))
+    });
+    Ok(Verified {
+        manifest: m,
+        commitment: committed,
+        mismatch,
+    })
+}
+
+fn verify_cmd(
+    manifest: &Path,
+    plan: Option<&Path>,
+    population: Option<&Path>,
+    roster: Option<&Path>,
+    history: Option<&Path>,
+    commitment: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let v = verify_files(manifest, plan, population, roster, history, commitment)?;
+    let m = &v.manifest;
+    match &v.mismatch {
+        None => {
             println!(
                 "match: {} follows from its plan, population, roster, history and randomness {:?}",
                 manifest.display(),
                 m.randomness
             );
-            match committed {
-                Some(c) => println!(
+            match &v.commitment {
+                Some((cpath, c)) => println!(
                     "  and from the commitment published before it ({}, commitment_digest {})",
                     cpath.display(),
                     c.commitment_digest
@@ -1036,14 +1368,60 @@ fn verify_cmd(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            println!("MISMATCH: {e}");
+        Some(e) => {
+            println!("MISMATCH{e}");
             Ok(ExitCode::from(1))
         }
     }
 }
 
 // ---------------------------------------------------------------- replace
+
+/// `draw replace`: replaces a chosen entity with the next eligible entity
+/// of its stratum.
+pub(crate) fn replace_in_plan(
+    arg: &PlanArg,
+    uscc: &str,
+    reason: &str,
+    list: &ListOpts,
+    dirs: &Dirs,
+    kafka: Option<&Config>,
+) -> anyhow::Result<Drawn> {
+    let dir = draw_dir(dirs, arg.id());
+    let (c, snap) = load_committed(&dir)?;
+    check_same_plan(arg, &snap.plan, dirs)?;
+    let mpath = dir.join("manifest.json");
+    if !mpath.exists() {
+        return Err(conflict(format!(
+            "plan {} has not been drawn yet: run `tidewatch draw run` first",
+            c.plan_id
+        )));
+    }
+    let old = read_manifest(&mpath)?;
+    let code: Uscc = uscc.parse().map_err(|e| invalid(format!("{uscc}: {e}")))?;
+    if reason.trim().is_empty() {
+        return Err(invalid(
+            "the reason is empty; say why, e.g. the result code 7 (已关闭停业) or 6 (无法联系)"
+                .into(),
+        ));
+    }
+    let t = Instant::now();
+    let m = replace(&old, &snap.inputs(), code, reason)
+        .map_err(|e| invalid(format!("plan {}: {e}", c.plan_id)))?;
+    verify_commitment(&m, &c)
+        .map_err(|e| anyhow!("the draw does not follow the commitment: {e}"))?;
+    let took = t.elapsed();
+    let (files, sheets, published) = publish_and_write(&dir, &m, &snap, list, kafka)?;
+    Ok(Drawn {
+        dir,
+        manifest: m,
+        took,
+        files,
+        sheets,
+        published,
+        roster_changed: false,
+    })
+}
 
 fn replace_cmd(
     arg: &str,
@@ -1052,29 +1430,10 @@ fn replace_cmd(
     list: &ListOpts,
     dirs: &Dirs,
 ) -> anyhow::Result<ExitCode> {
+    let kafka = dirs.kafka.config()?;
     let arg = PlanArg::parse(arg, dirs)?;
-    let dir = draw_dir(dirs, arg.id());
-    let (c, snap) = load_committed(&dir)?;
-    check_same_plan(&arg, &snap.plan, dirs)?;
-    let mpath = dir.join("manifest.json");
-    if !mpath.exists() {
-        bail!(
-            "plan {} has not been drawn yet: run `tidewatch draw run` first",
-            c.plan_id
-        );
-    }
-    let old = read_manifest(&mpath)?;
-    let code: Uscc = uscc.parse().map_err(|e| anyhow!("{uscc}: {e}"))?;
-    if reason.trim().is_empty() {
-        bail!("--reason is empty; say why, e.g. the result code 7 (已关闭停业) or 6 (无法联系)");
-    }
-    let t = Instant::now();
-    let m = replace(&old, &snap.inputs(), code, reason)?;
-    verify_commitment(&m, &c)
-        .map_err(|e| anyhow!("the draw does not follow the commitment: {e}"))?;
-    let took = t.elapsed();
-    let date = list.date.unwrap_or(snap.plan.as_of);
-    let (files, sheets) = write_outputs(&dir, &m, &snap.roster, date, list.sheet_rows)?;
+    let d = replace_in_plan(&arg, uscc, reason, list, dirs, kafka.as_ref())?;
+    let (m, took, files, sheets, dir) = (&d.manifest, d.took, &d.files, d.sheets, &d.dir);
     let r = m
         .replacements
         .last()
@@ -1110,57 +1469,143 @@ fn replace_cmd(
         files.iter().map(|f| f.0).collect::<Vec<_>>().join(", "),
         if sheets == 1 { "" } else { "s" }
     );
+    print_published(&d);
     Ok(ExitCode::SUCCESS)
 }
 
 // ---------------------------------------------------------------- status
 
-fn status_cmd(arg: &str, inspections: Option<&Path>, dirs: &Dirs) -> anyhow::Result<ExitCode> {
-    let arg = PlanArg::parse(arg, dirs)?;
-    let id = arg.id().to_string();
-    let mpath = draw_dir(dirs, &id).join("manifest.json");
+/// Inspection results of the inspections topic (Kafka mode), in topic
+/// order within each entity. Returns the results and the number of
+/// records left out (not a readable inspection).
+fn inspections_from_topic(cfg: &Config) -> anyhow::Result<(Vec<Inspection>, u64, String)> {
+    let topic = Topics::new(&cfg.kafka.topic_prefix).inspections;
+    let mut out = Vec::new();
+    let mut skipped = 0u64;
+    snapshot::read_topic(cfg, &topic, |r| {
+        match decode(Family::Inspections, &r.payload) {
+            Ok(Event::Inspection(i)) => out.push(i),
+            _ => skipped += 1,
+        }
+    })?;
+    Ok((out, skipped, format!("topic {topic}")))
+}
+
+/// Which chosen entities of a drawn plan have results carrying its id.
+pub(crate) struct Status {
+    pub(crate) id: String,
+    pub(crate) manifest: Manifest,
+    /// Results with the plan id, by entity (on the list or not).
+    pub(crate) results: HashMap<Uscc, Vec<Inspection>>,
+    /// Where the results came from, and how many records were unreadable.
+    pub(crate) source: String,
+    pub(crate) skipped: u64,
+}
+
+impl Status {
+    /// Chosen entities with at least one result.
+    pub(crate) fn done(&self) -> usize {
+        self.manifest
+            .chosen
+            .iter()
+            .filter(|c| self.results.contains_key(&c.uscc))
+            .count()
+    }
+
+    /// Results of chosen entities by result code ("E 发现问题经责令已改正").
+    pub(crate) fn by_code(&self) -> BTreeMap<String, u64> {
+        let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
+        for c in &self.manifest.chosen {
+            for i in self.results.get(&c.uscc).into_iter().flatten() {
+                *by_code
+                    .entry(format!("{} {}", i.result.as_str(), i.result.label()))
+                    .or_default() += 1;
+            }
+        }
+        by_code
+    }
+
+    /// Entities with results that are not on the list (sorted), naming
+    /// the replaced ones.
+    pub(crate) fn stray(&self) -> Vec<String> {
+        let on_list: std::collections::HashSet<Uscc> =
+            self.manifest.chosen.iter().map(|c| c.uscc).collect();
+        let replaced: HashMap<Uscc, &str> = self
+            .manifest
+            .replacements
+            .iter()
+            .map(|r| (r.replaced, r.reason.as_str()))
+            .collect();
+        let mut stray: Vec<String> = self
+            .results
+            .keys()
+            .filter(|u| !on_list.contains(u))
+            .map(|u| match replaced.get(u) {
+                Some(reason) => format!("{u} (replaced: {reason})"),
+                None => u.to_string(),
+            })
+            .collect();
+        stray.sort();
+        stray
+    }
+}
+
+/// `draw status`: results from `inspections` (a file), else in Kafka mode
+/// from the inspections topic, else from `<seeds>/inspections.ndjson`.
+pub(crate) fn status_of(
+    id: &str,
+    dirs: &Dirs,
+    inspections: Option<&Path>,
+    kafka: Option<&Config>,
+) -> anyhow::Result<Status> {
+    let mpath = draw_dir(dirs, id).join("manifest.json");
     if !mpath.exists() {
-        bail!(
+        return Err(conflict(format!(
             "plan {id} has not been drawn yet ({} is missing)",
             mpath.display()
-        );
+        )));
     }
-    let m = read_manifest(&mpath)?;
-    let path = inspections.map_or_else(|| dirs.seeds.join("inspections.ndjson"), Path::to_path_buf);
-    let (all, skipped) = read_inspections(&path, None)?;
+    let manifest = read_manifest(&mpath)?;
+    let (all, skipped, source) = match (inspections, kafka) {
+        (None, Some(cfg)) => inspections_from_topic(cfg)?,
+        _ => {
+            let path = inspections
+                .map_or_else(|| dirs.seeds.join("inspections.ndjson"), Path::to_path_buf);
+            let (all, skipped) = read_inspections(&path, None)?;
+            (all, skipped, path.display().to_string())
+        }
+    };
     let mut results: HashMap<Uscc, Vec<Inspection>> = HashMap::new();
-    for i in all
-        .into_iter()
-        .filter(|i| i.plan_id.as_deref() == Some(id.as_str()))
-    {
+    for i in all.into_iter().filter(|i| i.plan_id.as_deref() == Some(id)) {
         results.entry(i.uscc).or_default().push(i);
     }
-    let on_list: std::collections::HashSet<Uscc> = m.chosen.iter().map(|c| c.uscc).collect();
-    let done = m
-        .chosen
-        .iter()
-        .filter(|c| results.contains_key(&c.uscc))
-        .count();
+    Ok(Status {
+        id: id.to_string(),
+        manifest,
+        results,
+        source,
+        skipped,
+    })
+}
+
+fn status_cmd(arg: &str, inspections: Option<&Path>, dirs: &Dirs) -> anyhow::Result<ExitCode> {
+    let kafka = dirs.kafka.config()?;
+    let arg = PlanArg::parse(arg, dirs)?;
+    let st = status_of(arg.id(), dirs, inspections, kafka.as_ref())?;
+    let (id, m, results) = (&st.id, &st.manifest, &st.results);
+    let done = st.done();
     println!(
         "draw status {id} — {} chosen, {done} with results, {} pending (results from {}{})",
         m.chosen.len(),
         m.chosen.len() - done,
-        path.display(),
-        if skipped > 0 {
-            format!(", {skipped} unreadable lines skipped")
+        st.source,
+        if st.skipped > 0 {
+            format!(", {} unreadable records skipped", st.skipped)
         } else {
             String::new()
         }
     );
-    let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
-    for c in &m.chosen {
-        for i in results.get(&c.uscc).into_iter().flatten() {
-            *by_code
-                .entry(format!("{} {}", i.result.as_str(), i.result.label()))
-                .or_default() += 1;
-        }
-    }
-    for (code, n) in &by_code {
+    for (code, n) in &st.by_code() {
         println!("  result {code}: {n}");
     }
     for (seq, c) in m.chosen.iter().enumerate() {
@@ -1195,21 +1640,8 @@ fn status_cmd(arg: &str, inspections: Option<&Path>, dirs: &Dirs) -> anyhow::Res
         };
         println!("  {:>5} {} {}  {line}", seq + 1, c.uscc, c.name);
     }
-    let replaced: HashMap<Uscc, &str> = m
-        .replacements
-        .iter()
-        .map(|r| (r.replaced, r.reason.as_str()))
-        .collect();
-    let mut stray: Vec<String> = results
-        .keys()
-        .filter(|u| !on_list.contains(u))
-        .map(|u| match replaced.get(u) {
-            Some(reason) => format!("{u} (replaced: {reason})"),
-            None => u.to_string(),
-        })
-        .collect();
+    let stray = st.stray();
     if !stray.is_empty() {
-        stray.sort();
         println!(
             "  {} result(s) carry plan id {id} for entities not on the list: {}",
             stray.len(),
@@ -1221,12 +1653,25 @@ fn status_cmd(arg: &str, inspections: Option<&Path>, dirs: &Dirs) -> anyhow::Res
 
 // ---------------------------------------------------------------- preview
 
-fn preview_cmd(arg: &str, dirs: &Dirs) -> anyhow::Result<ExitCode> {
-    let arg = PlanArg::parse(arg, dirs)?;
-    let plan = plan_for_scores(&arg, dirs)?;
-    let population = population_from_out(&dirs.out, plan.field, plan.as_of)?;
+/// `draw preview`: the resolved plan and what it would draw now.
+pub(crate) fn preview_plan(
+    arg: &PlanArg,
+    dirs: &Dirs,
+    scores: &Scores,
+) -> anyhow::Result<(Plan, Preview)> {
+    let plan = plan_for_scores(arg, dirs, scores)?;
+    let population = scores.population(plan.field, plan.as_of)?;
     let roster = read_roster(&dirs.seeds.join("officers.ndjson"))?;
-    let p = preview(&plan, &population, &roster)?;
+    let p = preview(&plan, &population, &roster)
+        .map_err(|e| invalid(format!("plan {}: {e}", plan.id)))?;
+    Ok((plan, p))
+}
+
+fn preview_cmd(arg: &str, dirs: &Dirs) -> anyhow::Result<ExitCode> {
+    let kafka = dirs.kafka.config()?;
+    let arg = PlanArg::parse(arg, dirs)?;
+    let scores = Scores::of(dirs, kafka.as_ref())?;
+    let (plan, p) = preview_plan(&arg, dirs, &scores)?;
     println!(
         "draw preview {} — field {}, as of {}, {} entities in the field's population (nothing drawn)",
         plan.id, plan.field, plan.as_of, p.population_rows
@@ -1336,6 +1781,7 @@ pub fn default_draw(
         out: out.to_path_buf(),
         seeds: seeds.to_path_buf(),
         pipelines: pipelines.to_path_buf(),
+        kafka: DrawKafka::default(),
     };
     let plan_path = pipelines.join("draws").join(&run.plan);
     let arg = PlanArg::parse(&plan_path.display().to_string(), &dirs)?;
@@ -1353,7 +1799,7 @@ pub fn default_draw(
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     let t = Instant::now();
-    let snap = Snapshot::current(plan, &dirs)?;
+    let snap = Snapshot::current(plan, &dirs, &Scores::Files(out.to_path_buf()))?;
     let c = write_commitment(&dir, &snap)?;
     let (m, _) = draw_with_timings(&snap.inputs(), &run.randomness)?;
     verify_commitment(&m, &c)

@@ -14,4 +14,5 @@ pub mod seed;
 pub mod serve;
 pub mod serve_alerts;
 pub mod serve_api;
+pub mod serve_draws;
 pub mod uscc;

@@ -206,7 +206,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let features = output::features_frame(&pipe.store, &table)?;
     let cover = scores::coverage(&policy, &pipe.store);
     let ev = scores::score_population(&policy, &features, &cover)?;
-    let mut scored = scores::scores_frame(&policy, &ev, &features, &table)?;
+    let mut scored = scores::scores_frame(&policy, &ev, &features, &table, as_of)?;
     timings.insert("scoring", t.elapsed().as_millis());
     let migration = scores::migration(&a.out.join("scores.parquet"), &scored, &ev)?;
     let regions: Vec<String> = features

@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// `[server] listen`, else 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// Holds officers.ndjson (the draws' roster) and inspections.ndjson
+    /// (their inspection history); draws go to <engine.out>/draws/.
+    #[arg(long, default_value = "seeds")]
+    seeds: std::path::PathBuf,
     /// A TOML file of `[[webhooks]]` targets to deliver alerts to (default:
     /// the config's own `[[webhooks]]` tables, if any).
     #[arg(long)]
@@ -102,10 +106,19 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics.clone(),
     );
     let history = Arc::new(tidewatch_server::memory::MemoryAlerts::new());
+    let draws = super::serve_draws::ServeDraws::new(
+        cfg.engine.out.clone(),
+        a.seeds,
+        cfg.engine.pipelines.clone(),
+        Some(cfg.clone()),
+        view.scores.clone(),
+        view.engine.clone(),
+    );
     let (addr, audit) = super::serve_api::start(
         cfg.server.as_ref(),
         a.listen,
         view.engine.clone(),
+        Arc::new(draws),
         history.clone(),
         metrics.clone(),
     )?;

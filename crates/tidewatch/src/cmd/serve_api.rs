@@ -11,9 +11,11 @@ use serde_json::Value;
 use tidewatch_engine::records::ScoreRecord;
 use tidewatch_metrics::Metrics;
 use tidewatch_model::{Class, Domain, RegionCode, Uscc};
-use tidewatch_server::memory::{MemoryAlerts, MemoryDraws, MemoryEngine};
-use tidewatch_server::view::{EntityScores, FieldScore, Readiness};
+use tidewatch_server::memory::{MemoryAlerts, MemoryEngine};
+use tidewatch_server::view::{DrawService, EntityScores, FieldScore, Readiness};
 use tidewatch_server::{router, AppState, AuditLog, ServerConfig, Services};
+
+use super::serve_draws::LiveScores;
 
 /// One score record (the `scores` topic's JSON) as the API shows it; `None`
 /// when it lacks what the API needs.
@@ -72,6 +74,8 @@ pub struct LiveView {
     /// Each entity's listings (kept by the alert side), attached to its
     /// scores.
     pub listed: Option<super::serve_alerts::Listed>,
+    /// Every entity's current score record: the draws' population.
+    pub scores: Arc<LiveScores>,
 }
 
 impl LiveView {
@@ -88,6 +92,7 @@ impl LiveView {
             classes: BTreeMap::new(),
             counts: BTreeMap::new(),
             listed: None,
+            scores: LiveScores::new(),
         }
     }
 
@@ -97,6 +102,7 @@ impl LiveView {
             .listed
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        self.scores.update(records);
         for r in records {
             let Some(mut e) = entity_scores(&r.payload, &self.fields) else {
                 tracing::warn!("a score record the API cannot read");
@@ -144,6 +150,7 @@ pub fn start(
     server: Option<&toml::Value>,
     listen: Option<SocketAddr>,
     engine: Arc<MemoryEngine>,
+    draws: Arc<dyn DrawService>,
     alerts: Arc<MemoryAlerts>,
     metrics: Metrics,
 ) -> anyhow::Result<(SocketAddr, Arc<AuditLog>)> {
@@ -171,9 +178,7 @@ pub fn start(
         tokens,
         Services {
             engine,
-            // Draws are served from files by their own commands for now;
-            // the API answers with an empty service.
-            draws: Arc::new(MemoryDraws::new(0)),
+            draws,
             alerts,
             metrics,
             audit: audit.clone(),
