@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -128,53 +128,10 @@ pub(crate) fn add_columns(df: &mut DataFrame, extra: Vec<(String, Values)>) -> a
     Ok(())
 }
 
-pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
-    let model = Model::load(&a.model)?;
-    let t0 = Instant::now();
-    // The columns the run adds, known before it reads anything.
-    let mut names: Vec<String> = vec!["score".into()];
-    if a.points {
-        names.extend(model.variables.iter().map(|v| format!("{}_points", v.name)));
-    }
-    if model.classes.is_some() {
-        names.extend(["risk_score".into(), "class".into()]);
-    }
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    // Parquet to Parquet: the input's encoded columns are copied as they
-    // are, only the new ones are encoded, and only the model's inputs are
-    // read.
-    let pass_through = ext(&a.input) == "parquet"
-        && ext(&a.out) == "parquet"
-        && score_parquet::can_pass_through(&a.input, &name_refs);
-    let mut df = if pass_through {
-        // Those the file has: binding the model names any that are missing.
-        let have = score_parquet::column_names(&a.input)?;
-        let mut cols: Vec<&str> = model
-            .variables
-            .iter()
-            .flat_map(|v| v.input.columns())
-            .filter(|c| have.iter().any(|h| h == c))
-            .collect();
-        cols.sort_unstable();
-        cols.dedup();
-        let f = File::open(&a.input).with_context(|| format!("opening {}", a.input.display()))?;
-        ParquetReader::new(f)
-            .with_columns(Some(cols.iter().map(|c| c.to_string()).collect()))
-            .finish()
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", a.input.display()))?
-    } else {
-        read_table(&a.input)?
-    };
-    let t_read = t0.elapsed();
-    let t = Instant::now();
-    let bound = Bound::new(&model, &df)?;
-    tracing::info!(bind_ms = t.elapsed().as_millis() as u64, "bound the model");
-    let scores = bound.score(Want {
-        points: a.points,
-        reasons: false,
-    });
+/// The columns a run adds: `score`, each variable's points when asked,
+/// `risk_score` and `class` for models with classes.
+fn new_columns(model: &Model, scores: &tidewatch_scoring::Scores) -> Vec<(String, Values)> {
     let n = scores.len();
-    tracing::info!(score_ms = t.elapsed().as_millis() as u64, "scored");
     let score: Vec<Option<f64>> = (0..n)
         .map(|r| scores.is_scored(r).then(|| to_f64(scores.total[r])))
         .collect();
@@ -199,15 +156,78 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
         extra.push(("risk_score".into(), Values::OptI16(risk)));
         extra.push(("class".into(), Values::OptStr(class)));
     }
-    let t_score = t.elapsed();
-    let t = Instant::now();
-    if pass_through {
-        drop(df);
-        score_parquet::write(&a.input, &a.out, &extra, a.compression)?;
+    extra
+}
+
+pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
+    let model = Model::load(&a.model)?;
+    let t0 = Instant::now();
+    // The columns the run adds, known before it reads anything.
+    let mut names: Vec<String> = vec!["score".into()];
+    if a.points {
+        names.extend(model.variables.iter().map(|v| format!("{}_points", v.name)));
+    }
+    if model.classes.is_some() {
+        names.extend(["risk_score".into(), "class".into()]);
+    }
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    // Parquet to Parquet: the input's encoded columns are copied as they
+    // are, only the new ones are encoded, and only the model's inputs are
+    // read.
+    let pass_through = ext(&a.input) == "parquet"
+        && ext(&a.out) == "parquet"
+        && score_parquet::can_pass_through(&a.input, &name_refs);
+    let want = Want {
+        points: a.points,
+        reasons: false,
+    };
+    let (n, t_read, t_score, t) = if pass_through {
+        // Those the file has: binding the model names any that are missing.
+        let have = score_parquet::column_names(&a.input)?;
+        let mut cols: Vec<String> = model
+            .variables
+            .iter()
+            .flat_map(|v| v.input.columns())
+            .filter(|c| have.iter().any(|h| h == c))
+            .map(str::to_owned)
+            .collect();
+        cols.sort_unstable();
+        cols.dedup();
+        // One row group at a time: memory stays at one group's worth.
+        let (mut n, mut t_read, mut t_score) = (0, Duration::ZERO, Duration::ZERO);
+        score_parquet::write_with(&a.input, &a.out, a.compression, |from, rows| {
+            let t = Instant::now();
+            let f =
+                File::open(&a.input).with_context(|| format!("opening {}", a.input.display()))?;
+            let df = ParquetReader::new(f)
+                .with_columns(Some(cols.clone()))
+                .with_slice(Some((from, rows)))
+                .finish()
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", a.input.display()))?;
+            t_read += t.elapsed();
+            let t = Instant::now();
+            let scores = Bound::new(&model, &df)?.score(want);
+            n += scores.len();
+            let extra = new_columns(&model, &scores);
+            t_score += t.elapsed();
+            Ok(extra)
+        })?;
+        (n, t_read, t_score, t0 + t_read + t_score)
     } else {
+        let mut df = read_table(&a.input)?;
+        let t_read = t0.elapsed();
+        let t = Instant::now();
+        let bound = Bound::new(&model, &df)?;
+        tracing::info!(bind_ms = t.elapsed().as_millis() as u64, "bound the model");
+        let scores = bound.score(want);
+        let n = scores.len();
+        let extra = new_columns(&model, &scores);
+        let t_score = t.elapsed();
+        let t = Instant::now();
         add_columns(&mut df, extra)?;
         write_table(&a.out, &mut df, a.compression)?;
-    }
+        (n, t_read, t_score, t)
+    };
     let t_write = t.elapsed();
     let total = t0.elapsed().as_secs_f64();
     eprintln!(

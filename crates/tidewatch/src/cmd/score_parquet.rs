@@ -41,6 +41,18 @@ impl Values {
         }
     }
 
+    /// Rows `from..from + n`, as a column of their own.
+    #[cfg(test)]
+    pub fn slice(&self, from: usize, n: usize) -> Values {
+        let r = from..from + n;
+        match self {
+            Values::F64(v) => Values::F64(v[r].to_vec()),
+            Values::OptF64(v) => Values::OptF64(v[r].to_vec()),
+            Values::OptI16(v) => Values::OptI16(v[r].to_vec()),
+            Values::OptStr(v) => Values::OptStr(v[r].to_vec()),
+        }
+    }
+
     fn parquet_type(&self, name: &str) -> parquet::errors::Result<Type> {
         let (physical, logical, repetition) = match self {
             Values::F64(_) => (Physical::DOUBLE, None, Repetition::REQUIRED),
@@ -132,12 +144,51 @@ pub fn column_names(input: &Path) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// Writes the input's rows with `extra` columns appended, to `out`.
+/// Writes the input's rows with `extra` columns (one value per input row)
+/// appended, to `out`.
+#[cfg(test)]
 pub fn write(
     input: &Path,
     out: &Path,
     extra: &[(String, Values)],
     compression: Compression,
+) -> anyhow::Result<()> {
+    let rows: usize = SerializedFileReader::new(
+        File::open(input).with_context(|| format!("opening {}", input.display()))?,
+    )
+    .with_context(|| format!("reading {}", input.display()))?
+    .metadata()
+    .row_groups()
+    .iter()
+    .map(|g| g.num_rows() as usize)
+    .sum();
+    for (name, v) in extra {
+        if v.len() != rows {
+            bail!(
+                "column {name} has {} values for {rows} rows of {}",
+                v.len(),
+                input.display()
+            );
+        }
+    }
+    write_with(input, out, compression, |from, n| {
+        Ok(extra
+            .iter()
+            .map(|(k, v)| (k.clone(), v.slice(from, n)))
+            .collect())
+    })
+}
+
+/// Writes the input's rows to `out` row group by row group, appending the
+/// columns `columns_for(first_row, rows)` gives for each group (asked once
+/// per group, in order; for a file without row groups, once with no rows,
+/// for the column types). Only one group's new values are in memory at a
+/// time.
+pub fn write_with(
+    input: &Path,
+    out: &Path,
+    compression: Compression,
+    mut columns_for: impl FnMut(usize, usize) -> anyhow::Result<Vec<(String, Values)>>,
 ) -> anyhow::Result<()> {
     let src = File::open(input).with_context(|| format!("opening {}", input.display()))?;
     let reader = SerializedFileReader::new(
@@ -146,19 +197,15 @@ pub fn write(
     )
     .with_context(|| format!("reading {}", input.display()))?;
     let meta = reader.metadata();
-    let rows = meta.file_metadata().num_rows();
-    for (name, v) in extra {
-        if v.len() as i64 != rows {
-            bail!(
-                "column {name} has {} values for {rows} rows of {}",
-                v.len(),
-                input.display()
-            );
-        }
-    }
+    let groups: Vec<usize> = meta
+        .row_groups()
+        .iter()
+        .map(|g| usize::try_from(g.num_rows()).unwrap_or(0))
+        .collect();
+    let first = columns_for(0, groups.first().copied().unwrap_or(0))?;
     let in_schema = meta.file_metadata().schema();
     let mut fields: Vec<Arc<Type>> = in_schema.get_fields().to_vec();
-    for (name, v) in extra {
+    for (name, v) in &first {
         fields.push(Arc::new(v.parquet_type(name)?));
     }
     let schema = Arc::new(
@@ -188,9 +235,13 @@ pub fn write(
         schema,
         props,
     )?;
+    let mut pending = Some(first);
     let mut at = 0usize;
-    for rg in meta.row_groups() {
-        let n = usize::try_from(rg.num_rows()).context("row group size")?;
+    for (rg, &n) in meta.row_groups().iter().zip(&groups) {
+        let extra = match pending.take() {
+            Some(e) => e,
+            None => columns_for(at, n)?,
+        };
         let mut g = w.next_row_group()?;
         for col in rg.columns() {
             g.append_column(
@@ -205,11 +256,18 @@ pub fn write(
                 },
             )?;
         }
-        for (name, v) in extra {
+        for (name, v) in &extra {
+            if v.len() != n {
+                bail!(
+                    "column {name} has {} values for the {n} rows of a row group of {}",
+                    v.len(),
+                    input.display()
+                );
+            }
             let mut c = g
                 .next_column()?
                 .with_context(|| format!("no column writer for {name}"))?;
-            v.write(&mut c, at, n)?;
+            v.write(&mut c, 0, n)?;
             c.close()?;
         }
         g.close()?;
