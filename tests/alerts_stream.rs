@@ -3,6 +3,8 @@
 //! publishes alerts to the `alerts` topic, and `serve` delivers them to a
 //! webhook receiver exactly once per idempotency key across a crash.
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/kafka.rs"]
 mod kafka;
 
@@ -232,32 +234,6 @@ fn receiver(secret: &'static str) -> (String, Arc<Mutex<Seen>>) {
     (url, seen)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn http_get(port: u16, path: &str, token: &str) -> (u16, String) {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    );
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
-}
-
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !f() {
@@ -275,7 +251,7 @@ fn serve_delivers_every_alert_once_across_a_crash_and_serves_them_over_http() {
     run_files(&files);
     let want: BTreeSet<String> = log_ids(&files.join("alerts.ndjson")).into_iter().collect();
     let (url, seen) = receiver("hook-secret");
-    let port = free_port();
+    let port = http::free_port();
     let token = "viewer-token-for-the-alerts-test";
     let state = tmp.path().join("state");
     let audit = tmp.path().join("audit.jsonl");
@@ -350,7 +326,7 @@ fn serve_delivers_every_alert_once_across_a_crash_and_serves_them_over_http() {
     }
 
     // Delivery shows in the metrics (the second process's own counts).
-    let (code, metrics) = http_get(port, "/metrics", token);
+    let (code, metrics) = http::get(port, "/metrics", Some(token));
     assert_eq!(code, 200);
     let sum = |name: &str| -> f64 {
         metrics
@@ -368,7 +344,7 @@ fn serve_delivers_every_alert_once_across_a_crash_and_serves_them_over_http() {
 
     // Catch-up over HTTP from a sequence number.
     let n = log.len() as u64;
-    let (code, body) = http_get(port, &format!("/v1/alerts?after={}", n - 3), token);
+    let (code, body) = http::get(port, &format!("/v1/alerts?after={}", n - 3), Some(token));
     assert_eq!(code, 200, "{body}");
     let page: Value = serde_json::from_str(&body).expect("JSON");
     let seqs: Vec<u64> = page["items"]
@@ -400,7 +376,7 @@ fn serve_delivers_every_alert_once_across_a_crash_and_serves_them_over_http() {
         })
         .map(|(u, _)| u.clone())
         .collect();
-    let (code, body) = http_get(port, "/v1/lists/serious?limit=100", token);
+    let (code, body) = http::get(port, "/v1/lists/serious?limit=100", Some(token));
     assert_eq!(code, 200, "{body}");
     let page: Value = serde_json::from_str(&body).expect("JSON");
     let listed: BTreeSet<String> = page["items"]
@@ -411,7 +387,7 @@ fn serve_delivers_every_alert_once_across_a_crash_and_serves_them_over_http() {
         .collect();
     assert_eq!(listed, serious);
     let one = serious.iter().next().expect("someone on the serious list");
-    let (_, body) = http_get(port, &format!("/v1/entities/{one}"), token);
+    let (_, body) = http::get(port, &format!("/v1/entities/{one}"), Some(token));
     let e: Value = serde_json::from_str(&body).expect("JSON");
     assert!(
         e["lists"]

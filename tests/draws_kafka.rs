@@ -3,6 +3,8 @@
 //! published to `samples`, results come back on `inspections`, and
 //! `tidewatch serve`'s draw endpoints produce what the `draw` command does.
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/kafka.rs"]
 mod kafka;
 
@@ -353,49 +355,6 @@ fn status_reads_the_results_from_the_inspections_topic() {
 
 // ---------------------------------------------------------------- serve
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One HTTP/1.1 request; returns the status and the body.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let ctype = if body.is_empty() {
-        String::new()
-    } else {
-        "Content-Type: application/json\r\n".to_string()
-    };
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}{ctype}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).expect("read");
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
-}
-
 fn answer(r: (u16, String), want: u16, what: &str) -> Value {
     assert_eq!(r.0, want, "{what}: {}", r.1);
     serde_json::from_str(&r.1).unwrap_or_else(|e| panic!("{what}: {e}: {}", r.1))
@@ -428,7 +387,7 @@ fn serve_draws_over_http_match_the_draw_command() {
     let prefix = unique_prefix("servedraw");
     produce(&prefix, &seeds());
     let tmp = tempfile::tempdir().expect("tmp");
-    let port = free_port();
+    let port = http::free_port();
     let planner = "planner-token-for-the-draw-test";
     let cfg = tmp.path().join("tidewatch.toml");
     std::fs::write(
@@ -464,13 +423,16 @@ fn serve_draws_over_http_match_the_draw_command() {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             continue;
         }
-        let (code, body) = http(port, "GET", "/metrics", None, None);
+        let (code, body) = http::request(port, "GET", "/metrics", None, None);
         let consumed: f64 = body
             .lines()
             .filter(|l| l.starts_with("tidewatch_events_consumed_total{"))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum();
-        if code == 200 && consumed >= total && http(port, "GET", "/readyz", None, None).0 == 200 {
+        if code == 200
+            && consumed >= total
+            && http::request(port, "GET", "/readyz", None, None).0 == 200
+        {
             break;
         }
     }
@@ -487,7 +449,7 @@ fn serve_draws_over_http_match_the_draw_command() {
     });
     let t = Some(planner);
     let pv = answer(
-        http(port, "POST", "/v1/draws/preview", t, Some(&plan)),
+        http::request(port, "POST", "/v1/draws/preview", t, Some(&plan)),
         200,
         "preview",
     );
@@ -500,7 +462,7 @@ fn serve_draws_over_http_match_the_draw_command() {
     assert!(!out.exists(), "preview writes nothing");
 
     let c = answer(
-        http(port, "POST", "/v1/draws", t, Some(&plan)),
+        http::request(port, "POST", "/v1/draws", t, Some(&plan)),
         201,
         "commit",
     );
@@ -508,12 +470,12 @@ fn serve_draws_over_http_match_the_draw_command() {
     assert_eq!(c["population_rows"], pv["population_rows"]);
     // Committing the same plan again over the same scores changes nothing.
     let again = answer(
-        http(port, "POST", "/v1/draws", t, Some(&plan)),
+        http::request(port, "POST", "/v1/draws", t, Some(&plan)),
         201,
         "commit again",
     );
     assert_eq!(again["detail"]["unchanged"], true);
-    let (code, _) = http(
+    let (code, _) = http::request(
         port,
         "POST",
         "/v1/draws/serve-food/run",
@@ -522,7 +484,7 @@ fn serve_draws_over_http_match_the_draw_command() {
     );
     assert_eq!(code, 422, "empty randomness refused");
     let r = answer(
-        http(
+        http::request(
             port,
             "POST",
             "/v1/draws/serve-food/run",
@@ -536,7 +498,7 @@ fn serve_draws_over_http_match_the_draw_command() {
     let chosen = r["chosen"].as_u64().expect("chosen");
     assert!(chosen > 0);
     assert_eq!(r["detail"]["published"]["records"], chosen);
-    let (code, _) = http(
+    let (code, _) = http::request(
         port,
         "POST",
         "/v1/draws/serve-food/run",
@@ -545,22 +507,25 @@ fn serve_draws_over_http_match_the_draw_command() {
     );
     assert_eq!(code, 409, "a plan is drawn once");
     let v = answer(
-        http(port, "GET", "/v1/draws/serve-food/verify", t, None),
+        http::request(port, "GET", "/v1/draws/serve-food/verify", t, None),
         200,
         "verify",
     );
     assert_eq!(v["ok"], true, "{v}");
     let s = answer(
-        http(port, "GET", "/v1/draws/serve-food", t, None),
+        http::request(port, "GET", "/v1/draws/serve-food", t, None),
         200,
         "status",
     );
     assert_eq!(s["state"], "drawn");
     assert_eq!(s["detail"]["results"]["with_results"], 0);
     assert_eq!(s["detail"]["results"]["pending"], chosen);
-    assert_eq!(http(port, "GET", "/v1/draws/no-such-plan", t, None).0, 404);
     assert_eq!(
-        http(port, "GET", "/v1/draws/..%2Fetc/verify", t, None).0,
+        http::request(port, "GET", "/v1/draws/no-such-plan", t, None).0,
+        404
+    );
+    assert_eq!(
+        http::request(port, "GET", "/v1/draws/..%2Fetc/verify", t, None).0,
         404
     );
 
@@ -596,7 +561,7 @@ fn serve_draws_over_http_match_the_draw_command() {
     let first = m["chosen"][0]["uscc"].as_str().expect("uscc").to_owned();
     let second = m["chosen"][1]["uscc"].as_str().expect("uscc").to_owned();
     let rp = answer(
-        http(
+        http::request(
             port,
             "POST",
             "/v1/draws/serve-food/replace",
@@ -608,7 +573,7 @@ fn serve_draws_over_http_match_the_draw_command() {
     );
     assert_eq!(rp["replacements"], 1);
     let v = answer(
-        http(port, "GET", "/v1/draws/serve-food/verify", t, None),
+        http::request(port, "GET", "/v1/draws/serve-food/verify", t, None),
         200,
         "verify after the replacement",
     );
@@ -626,7 +591,7 @@ fn serve_draws_over_http_match_the_draw_command() {
     std::fs::write(feed.join("credit-records.ndjson"), "").expect("write");
     produce(&prefix, &feed);
     let s = answer(
-        http(port, "GET", "/v1/draws/serve-food", t, None),
+        http::request(port, "GET", "/v1/draws/serve-food", t, None),
         200,
         "status with a result",
     );

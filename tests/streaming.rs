@@ -2,6 +2,8 @@
 //! input topics, the engine run over them, the `scores` topic compared with
 //! the one-shot batch job over the same events.
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/kafka.rs"]
 mod kafka;
 
@@ -330,40 +332,12 @@ fn events_before_their_registration_are_held_not_rejected() {
     );
 }
 
-/// A free loopback port (bound, then released for the engine to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).expect("read");
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
-}
-
 #[test]
 fn serve_exposes_scores_and_metrics_that_move_with_the_stream() {
     let prefix = unique_prefix("serve");
     produce(&prefix, &seeds());
     let tmp = tempfile::tempdir().expect("tmp");
-    let port = free_port();
+    let port = http::free_port();
     let token = "viewer-token-for-the-serve-test";
     let cfg = tmp.path().join("tidewatch.toml");
     std::fs::write(
@@ -396,7 +370,7 @@ fn serve_exposes_scores_and_metrics_that_move_with_the_stream() {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             continue;
         }
-        let (code, body) = http_get(port, "/metrics", None);
+        let (code, body) = http::get(port, "/metrics", None);
         if code != 200 {
             continue;
         }
@@ -447,8 +421,11 @@ fn serve_exposes_scores_and_metrics_that_move_with_the_stream() {
     let scores = last_per_key(&read_topic(&format!("{prefix}scores")));
     let (uscc, payload) = scores.iter().next().expect("a score");
     let want: Value = serde_json::from_str(payload).expect("JSON");
-    assert_eq!(http_get(port, &format!("/v1/entities/{uscc}"), None).0, 401);
-    let (code, body) = http_get(port, &format!("/v1/entities/{uscc}"), Some(token));
+    assert_eq!(
+        http::get(port, &format!("/v1/entities/{uscc}"), None).0,
+        401
+    );
+    let (code, body) = http::get(port, &format!("/v1/entities/{uscc}"), Some(token));
     assert_eq!(code, 200, "{body}");
     let got: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(got["fields"][0]["field"], "general");
@@ -457,7 +434,7 @@ fn serve_exposes_scores_and_metrics_that_move_with_the_stream() {
     // Ready once the lag measured at a checkpoint is small.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let (code, body) = http_get(port, "/readyz", None);
+        let (code, body) = http::get(port, "/readyz", None);
         if code == 200 {
             break;
         }
