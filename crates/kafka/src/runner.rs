@@ -133,6 +133,9 @@ pub struct Runner {
     /// event-to-score latency (producer timestamp → score acknowledged) is
     /// kept here, in milliseconds (the stream benchmark).
     pub latencies: Option<Vec<u32>>,
+    /// Only records produced at or after this time (Unix ms) are measured
+    /// (the benchmark's warm-up is left out).
+    pub latency_since_ms: i64,
     batch_ts: Vec<i64>,
     /// Batches whose scores are not acknowledged yet: (records sent up to
     /// the end of the batch, the batch's input timestamps).
@@ -329,6 +332,7 @@ impl Runner {
             dead: Vec::new(),
             last_checkpoint: Instant::now(),
             latencies: None,
+            latency_since_ms: 0,
             batch_ts: Vec::new(),
             pending: std::collections::VecDeque::new(),
             first_at: None,
@@ -492,7 +496,11 @@ impl Runner {
                 continue;
             }
             if self.latencies.is_some() {
-                if let Some(ts) = m.timestamp().to_millis() {
+                if let Some(ts) = m
+                    .timestamp()
+                    .to_millis()
+                    .filter(|t| *t >= self.latency_since_ms)
+                {
                     self.batch_ts.push(ts);
                 }
             }
