@@ -107,9 +107,14 @@ fn load_state(path: &Path) -> anyhow::Result<Option<ListState>> {
 /// Writes the state whole or not at all: temporary file, sync, rename.
 fn save_state(path: &Path, s: &ListState) -> anyhow::Result<()> {
     let tmp = path.with_extension("json.tmp");
-    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    serde_json::to_writer(&mut f, s)?;
-    f.write_all(b"\n")?;
+    let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    // Buffered: serde writes token by token, one system call each otherwise.
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    serde_json::to_writer(&mut w, s)?;
+    w.write_all(b"\n")?;
+    let f = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing {}: {}", tmp.display(), e.error()))?;
     f.sync_all()
         .with_context(|| format!("syncing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
