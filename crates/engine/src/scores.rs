@@ -109,42 +109,59 @@ pub fn variable_value(v: &Variable, table: &FeatureTable, row: usize) -> Option<
 
 /// A value in the words of its unit: yuan for money, days, yes/no.
 pub fn show_value(v: &Variable, value: Option<f64>) -> String {
+    let mut s = String::new();
+    write_value(&mut s, v, value);
+    s
+}
+
+fn write_value(out: &mut String, v: &Variable, value: Option<f64>) {
+    use std::fmt::Write as _;
     let Some(x) = value else {
-        return "无记录".to_owned();
+        out.push_str("无记录");
+        return;
     };
     if v.input.is_ratio() {
-        return format!("{:.0}%", x * 100.0);
+        let _ = write!(out, "{:.0}%", x * 100.0);
+        return;
     }
     let unit = match &v.input {
         Input::Column(c) => Feature::by_name(c).map(|f| f.def().unit),
         _ => Some(Unit::Count),
     };
-    match unit {
-        Some(Unit::Fen) => format!("{:.2}元", x / 100.0),
-        Some(Unit::Days) => format!("{x:.0}天"),
-        Some(Unit::Flag) => (if x != 0.0 { "是" } else { "否" }).to_owned(),
-        _ => format!("{x}"),
-    }
+    let _ = match unit {
+        Some(Unit::Fen) => write!(out, "{:.2}元", x / 100.0),
+        Some(Unit::Days) => write!(out, "{x:.0}天"),
+        Some(Unit::Flag) => {
+            out.push_str(if x != 0.0 { "是" } else { "否" });
+            Ok(())
+        }
+        _ => write!(out, "{x}"),
+    };
 }
 
 /// "label: value (+points)" for one reason, using the bin's own words when
 /// it has them.
 pub fn reason_text(v: &Variable, value: Option<f64>, points: i64) -> String {
-    let bin = v.bin_for(value);
+    let mut s = String::new();
+    write_reason(&mut s, v, value, points);
+    s
+}
+
+/// [`reason_text`], appended to `out` (a row's reasons share one buffer).
+fn write_reason(out: &mut String, v: &Variable, value: Option<f64>, points: i64) {
+    use std::fmt::Write as _;
     let sign = if points >= 0 { "+" } else { "" };
-    match bin.and_then(|b| b.reason.as_deref()) {
-        Some(r) => format!(
-            "{r}（{}：{}，{sign}{}分）",
-            v.label,
-            show_value(v, value),
-            Show(points)
-        ),
-        None => format!(
-            "{}：{}（{sign}{}分）",
-            v.label,
-            show_value(v, value),
-            Show(points)
-        ),
+    match v.bin_for(value).and_then(|b| b.reason.as_deref()) {
+        Some(r) => {
+            let _ = write!(out, "{r}（{}：", v.label);
+            write_value(out, v, value);
+            let _ = write!(out, "，{sign}{}分）", Show(points));
+        }
+        None => {
+            let _ = write!(out, "{}：", v.label);
+            write_value(out, v, value);
+            let _ = write!(out, "（{sign}{}分）", Show(points));
+        }
     }
 }
 
@@ -159,15 +176,15 @@ fn reasons_of(
     let Some(rs) = ev.fields[fi].scores.reasons.as_ref() else {
         return String::new();
     };
-    rs[row]
-        .iter()
-        .filter(|r: &&Reason| !r.is_none())
-        .map(|r| {
-            let v = &model.variables[r.var as usize];
-            reason_text(v, variable_value(v, table, row), r.points)
-        })
-        .collect::<Vec<_>>()
-        .join("；")
+    let mut out = String::new();
+    for r in rs[row].iter().filter(|r: &&Reason| !r.is_none()) {
+        if !out.is_empty() {
+            out.push('；');
+        }
+        let v = &model.variables[r.var as usize];
+        write_reason(&mut out, v, variable_value(v, table, row), r.points);
+    }
+    out
 }
 
 /// The scores frame: one row per entity, per field the risk score, the

@@ -165,7 +165,10 @@ impl Feature {
 
     /// Looks a feature up by its name.
     pub fn by_name(name: &str) -> Option<Feature> {
-        FEATURES.iter().find(|d| d.name == name).map(|d| d.feature)
+        // Looked up per reason text and per value shown: hashed, not scanned.
+        static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, Feature>> =
+            std::sync::LazyLock::new(|| FEATURES.iter().map(|d| (d.name, d.feature)).collect());
+        BY_NAME.get(name).copied()
     }
 }
 
