@@ -431,16 +431,7 @@ fn serve_delivers_every_alert_once_across_a_crash_and_serves_them_over_http() {
     let (topic, _) = topic_alerts(&prefix);
     assert_eq!(topic.keys().cloned().collect::<BTreeSet<_>>(), logged);
 
-    let pid = second.id().to_string();
-    ok(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .output()
-            .expect("kill"),
-        "kill -TERM",
-    );
-    let o = second.wait_with_output().expect("wait");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    kafka::stop_cleanly(second);
 }
 
 /// The seeds without the record dated after 2026-09-30 (rejected at that

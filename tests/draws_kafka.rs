@@ -360,18 +360,6 @@ fn answer(r: (u16, String), want: u16, what: &str) -> Value {
     serde_json::from_str(&r.1).unwrap_or_else(|e| panic!("{what}: {e}: {}", r.1))
 }
 
-fn seed_lines() -> u64 {
-    ["inspections", "complaints", "credit-records"]
-        .iter()
-        .map(|f| {
-            std::fs::read_to_string(seeds().join(format!("{f}.ndjson")))
-                .expect("seed file")
-                .lines()
-                .count() as u64
-        })
-        .sum()
-}
-
 /// Kills the child on drop, so a failed assertion leaves no engine running.
 struct Serve(std::process::Child);
 
@@ -415,7 +403,7 @@ fn serve_draws_over_http_match_the_draw_command() {
             .expect("serve starts"),
     );
     // Every seed record consumed and scored, and ready.
-    let total = seed_lines() as f64;
+    let total = kafka::seed_lines() as f64;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         assert!(Instant::now() < deadline, "serve did not consume the seeds");
@@ -607,12 +595,5 @@ fn serve_draws_over_http_match_the_draw_command() {
         assert!(audit.contains(action), "{action} audited");
     }
 
-    let pid = child.0.id().to_string();
-    ok(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .output()
-            .expect("kill"),
-        "kill -TERM",
-    );
+    kafka::terminate(&child.0);
 }

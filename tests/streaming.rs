@@ -169,19 +169,6 @@ fn stream_equals_batch_and_bad_records_reach_dead_letter() {
     );
 }
 
-/// Lines of the seed files, for counting.
-fn seed_lines() -> u64 {
-    Family::ALL
-        .iter()
-        .map(|f| {
-            std::fs::read_to_string(seeds().join(format!("{}.ndjson", f.as_str())))
-                .expect("seed file")
-                .lines()
-                .count() as u64
-        })
-        .sum()
-}
-
 #[test]
 fn killed_at_random_points_the_engine_loses_and_repeats_nothing() {
     let prefix = unique_prefix("crash");
@@ -197,7 +184,7 @@ fn killed_at_random_points_the_engine_loses_and_repeats_nothing() {
     };
     // Every seed record but the 7 bad ones rejected outright (the 8th bad
     // record names an unknown entity: held, so in the log).
-    let accepted = seed_lines() - 7;
+    let accepted = kafka::seed_lines() - 7;
     let mut mid_stream = 0;
     // A fixed sequence of kill times, so the test cannot flake on a seed.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -270,7 +257,7 @@ fn killed_at_random_points_the_engine_loses_and_repeats_nothing() {
         .values()
         .map(|v| v.as_u64().expect("count"))
         .sum();
-    assert_eq!(read, seed_lines(), "{}", summary["ingest"]);
+    assert_eq!(read, kafka::seed_lines(), "{}", summary["ingest"]);
     assert_eq!(summary["ingest"]["duplicates"], 1, "{}", summary["ingest"]);
 }
 
@@ -359,7 +346,7 @@ fn serve_exposes_scores_and_metrics_that_move_with_the_stream() {
         .spawn()
         .expect("serve starts");
     // Wait until every seed record is counted as consumed.
-    let total = seed_lines() as f64;
+    let total = kafka::seed_lines() as f64;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let metrics = loop {
         assert!(
@@ -442,16 +429,7 @@ fn serve_exposes_scores_and_metrics_that_move_with_the_stream() {
         std::thread::sleep(Duration::from_millis(200));
     }
     // SIGTERM stops it cleanly, with a final checkpoint.
-    let pid = child.id().to_string();
-    ok(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .output()
-            .expect("kill"),
-        "kill -TERM",
-    );
-    let o = child.wait_with_output().expect("wait");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    kafka::stop_cleanly(child);
 }
 
 #[test]
@@ -501,17 +479,7 @@ fn held_records_past_the_grace_period_reach_dead_letter_once() {
             .spawn()
             .expect("serve starts")
     };
-    let stop = |child: std::process::Child| {
-        ok(
-            std::process::Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .output()
-                .expect("kill"),
-            "kill -TERM",
-        );
-        let o = child.wait_with_output().expect("wait");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
+    let stop = kafka::stop_cleanly;
     let child = serve();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while expired() < n {

@@ -202,3 +202,34 @@ pub fn assert_same<V: PartialEq + std::fmt::Debug>(
         differ.len()
     );
 }
+
+/// Lines of the seed files, for counting.
+pub fn seed_lines() -> u64 {
+    ["inspections", "complaints", "credit-records"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(seeds().join(format!("{f}.ndjson")))
+                .expect("seed file")
+                .lines()
+                .count() as u64
+        })
+        .sum()
+}
+
+/// Sends SIGTERM to a running engine.
+pub fn terminate(child: &std::process::Child) {
+    ok(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .output()
+            .expect("kill"),
+        "kill -TERM",
+    );
+}
+
+/// SIGTERM, then the engine must stop cleanly (a final checkpoint).
+pub fn stop_cleanly(child: std::process::Child) {
+    terminate(&child);
+    let o = child.wait_with_output().expect("wait");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

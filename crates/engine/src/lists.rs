@@ -180,27 +180,28 @@ impl Lists {
         self.previous_as_of = Some(old);
     }
 
+    /// Entities `changed` got new events: the first day of the data only
+    /// moves earlier, and only through them (entities rescored for their
+    /// relation group alone have nothing new to look at).
+    pub fn saw_events(&mut self, store: &EntityStore, changed: &[EntityId]) {
+        let ents = store.entities();
+        let first =
+            tidewatch_alerts::data_since(changed.iter().filter_map(|&id| ents.get(id as usize)));
+        self.data_since = match (self.data_since, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// Keeps the current scores of the rescored entities `ids` (in the same
-    /// order), and the first day of the data their events show.
+    /// order).
     pub fn keep_scores(
         &mut self,
         store: &EntityStore,
         ids: &[EntityId],
         scores: Vec<Vec<FieldScore>>,
     ) {
-        let ents = store.entities();
-        // The first day of the data only moves earlier as events arrive;
-        // the rescored entities hold every newly applied event.
-        for &id in ids {
-            if let Some(e) = ents.get(id as usize) {
-                let d = tidewatch_alerts::data_since(std::iter::once(e));
-                self.data_since = match (self.data_since, d) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
-        }
-        self.current.resize(ents.len(), Vec::new());
+        self.current.resize(store.len(), Vec::new());
         for (&id, s) in ids.iter().zip(scores) {
             self.current[id as usize] = s;
         }

@@ -148,6 +148,9 @@ impl Engine {
             return Ok(Flushed::default());
         }
         let (records, scores) = self.score(&ids, self.lists.is_some())?;
+        if let Some(l) = self.lists.as_mut() {
+            l.saw_events(store, &dirty);
+        }
         let alerts = match self.lists.as_mut() {
             Some(l) if self.defer_lists => {
                 l.keep_scores(store, &ids, scores);

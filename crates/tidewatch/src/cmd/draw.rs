@@ -1249,8 +1249,20 @@ fn print_draw(m: &Manifest, dir: &Path, took: Duration, files: &FileTimes, sheet
             ),
         }
     }
+    print_done(m, "drawn", dir, took, files, sheets);
+}
+
+/// The closing lines of `run` and `replace`: result digest, time, files.
+fn print_done(
+    m: &Manifest,
+    what: &str,
+    dir: &Path,
+    took: Duration,
+    files: &FileTimes,
+    sheets: usize,
+) {
     println!("  result      {}", m.result_digest);
-    println!("  drawn in {} ms", took.as_millis());
+    println!("  {what} in {} ms", took.as_millis());
     println!(
         "  wrote {}/{} (list.xlsx: {sheets} sheet{})",
         dir.display(),
@@ -1461,14 +1473,7 @@ fn replace_cmd(
             r.replaced, r.reason, r.stratum
         ),
     }
-    println!("  result      {}", m.result_digest);
-    println!("  done in {} ms", took.as_millis());
-    println!(
-        "  wrote {}/{} (list.xlsx: {sheets} sheet{})",
-        dir.display(),
-        files.iter().map(|f| f.0).collect::<Vec<_>>().join(", "),
-        if sheets == 1 { "" } else { "s" }
-    );
+    print_done(m, "done", dir, took, files, sheets);
     print_published(&d);
     Ok(ExitCode::SUCCESS)
 }

@@ -133,32 +133,31 @@ pub fn ingest_seeds(seeds: &Path, as_of: NaiveDate) -> anyhow::Result<(Pipeline,
 fn ingest_kafka(
     cfg: tidewatch_kafka::config::Config,
     policy: &Policy,
-) -> anyhow::Result<(Pipeline, Vec<DeadLetter>, String, Option<KafkaLists>)> {
+    out: &Path,
+) -> anyhow::Result<(
+    Pipeline,
+    Vec<DeadLetter>,
+    String,
+    Option<super::lists::Outcome>,
+)> {
     let source = format!("kafka {} ({}*)", cfg.kafka.brokers, cfg.kafka.topic_prefix);
     let mut runner = tidewatch_kafka::runner::Runner::open(cfg, policy.clone())?;
     let since = runner.alert_log().map_or(0, |(_, n)| n);
     runner.catch_up()?;
+    // The engine judged the lists as it read; its log and state go to out/.
     let lists = match (runner.lists(), runner.alert_log()) {
-        (Some(l), Some((log, _))) => Some(KafkaLists {
-            rules: l.rules().clone(),
-            state: l.state().clone(),
-            log,
+        (Some(l), Some((log, _))) => Some(super::lists::from_engine(
+            out,
+            l.rules(),
+            l.state(),
+            &log,
             since,
-        }),
+        )?),
         _ => None,
     };
     let (pipe, dead, stats) = runner.into_parts();
     tracing::info!(?stats, "caught up");
     Ok((pipe, dead, source, lists))
-}
-
-/// The lists as the Kafka engine kept them.
-struct KafkaLists {
-    rules: tidewatch_alerts::Rules,
-    state: tidewatch_alerts::ListState,
-    /// The engine's alert log, and how many alerts it held before the run.
-    log: PathBuf,
-    since: u64,
 }
 
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
@@ -186,7 +185,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut timings = BTreeMap::new();
     let (pipe, dead, source, kafka_lists) = if let Some(cfg) = kafka_cfg {
-        ingest_kafka(cfg, &policy)?
+        ingest_kafka(cfg, &policy, &a.out)?
     } else {
         let as_of = match file_as_of {
             Some(d) => d,
@@ -220,8 +219,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     // ---- lists and alerts (before scores.parquet is overwritten: the
     // previous scores are read from it); printed after the summary ----
     // On Kafka the engine evaluated them as the records arrived.
-    let lists = match &kafka_lists {
-        Some(k) => super::lists::from_engine(&a.out, &k.rules, &k.state, &k.log, k.since)?,
+    let lists = match kafka_lists {
+        Some(o) => o,
         None => super::lists::update(&pipelines, &a.out, &pipe.store, &ev, as_of)?,
     };
     // ---- end lists and alerts ----

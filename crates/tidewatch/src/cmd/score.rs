@@ -174,16 +174,17 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     // Parquet to Parquet: the input's encoded columns are copied as they
     // are, only the new ones are encoded, and only the model's inputs are
     // read.
-    let pass_through = ext(&a.input) == "parquet"
-        && ext(&a.out) == "parquet"
-        && score_parquet::can_pass_through(&a.input, &name_refs);
+    let pass_through = if ext(&a.input) == "parquet" && ext(&a.out) == "parquet" {
+        score_parquet::pass_through_columns(&a.input, &name_refs)
+    } else {
+        None
+    };
     let want = Want {
         points: a.points,
         reasons: false,
     };
-    let (n, t_read, t_score, t) = if pass_through {
+    let (n, t_read, t_score, t) = if let Some(have) = pass_through {
         // Those the file has: binding the model names any that are missing.
-        let have = score_parquet::column_names(&a.input)?;
         let mut cols: Vec<String> = model
             .variables
             .iter()

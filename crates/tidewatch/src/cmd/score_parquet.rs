@@ -114,34 +114,16 @@ impl Values {
     }
 }
 
-/// Whether the pass-through writer can take this input: a flat schema
-/// (the copy keeps column order; nested columns would still copy, but the
-/// rest of the command reads flat tables) with none of the new names.
-pub fn can_pass_through(input: &Path, new: &[&str]) -> bool {
-    let Ok(f) = File::open(input) else {
-        return false;
-    };
-    let Ok(r) = SerializedFileReader::new(f) else {
-        return false;
-    };
-    let schema = r.metadata().file_metadata().schema();
-    schema
-        .get_fields()
+/// The input's column names when the pass-through writer can take it: a
+/// flat schema (the rest of the command reads flat tables) with none of
+/// the new names; `None` otherwise (the polars path takes it).
+pub fn pass_through_columns(input: &Path, new: &[&str]) -> Option<Vec<String>> {
+    let r = SerializedFileReader::new(File::open(input).ok()?).ok()?;
+    let fields = r.metadata().file_metadata().schema().get_fields();
+    fields
         .iter()
         .all(|t| t.is_primitive() && !new.contains(&t.name()))
-}
-
-/// The top-level column names of a Parquet file.
-pub fn column_names(input: &Path) -> anyhow::Result<Vec<String>> {
-    let f = File::open(input).with_context(|| format!("opening {}", input.display()))?;
-    let r = SerializedFileReader::new(f).with_context(|| format!("reading {}", input.display()))?;
-    Ok(r.metadata()
-        .file_metadata()
-        .schema()
-        .get_fields()
-        .iter()
-        .map(|t| t.name().to_owned())
-        .collect())
+        .then(|| fields.iter().map(|t| t.name().to_owned()).collect())
 }
 
 /// Writes the input's rows with `extra` columns (one value per input row)
@@ -330,8 +312,11 @@ mod tests {
             ]
         };
         let names = ["score", "x_points", "risk_score", "class"];
-        assert!(can_pass_through(&input, &names));
-        assert!(!can_pass_through(&input, &["name"]), "a name clash");
+        assert!(pass_through_columns(&input, &names).is_some());
+        assert!(
+            pass_through_columns(&input, &["name"]).is_none(),
+            "a name clash"
+        );
         for c in [
             Compression::Zstd,
             Compression::Lz4,
