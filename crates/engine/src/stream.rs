@@ -14,7 +14,7 @@ use tidewatch_alerts::{Alert, FieldScore};
 use tidewatch_ingest::{DeadLetter, SourcePos};
 use tidewatch_model::Family;
 use tidewatch_scoring::Policy;
-use tidewatch_state::{EntityId, LiveTable};
+use tidewatch_state::{EntityId, LiveTable, RelationFact};
 
 use crate::lists::{field_scores, Lists};
 use crate::output::features_frame_of;
@@ -40,6 +40,11 @@ pub struct Engine {
     defer_lists: bool,
     /// Entities rescored while the lists were deferred (by entity id).
     pending: Vec<bool>,
+    /// When set (one of several processes), the relation fact last shared
+    /// per entity; flushes return the facts that changed.
+    shared: Option<Vec<Option<(Option<String>, bool)>>>,
+    /// Entities whose relation features moved on facts heard from others.
+    heard_dirty: Vec<EntityId>,
 }
 
 /// What one flush did.
@@ -51,6 +56,10 @@ pub struct Flushed {
     pub records: Vec<ScoreRecord>,
     /// Alerts not announced before (empty without list rules).
     pub alerts: Vec<Alert>,
+    /// Relation facts to share with the other processes, each with the
+    /// legal representative key it is filed under (see
+    /// [`Engine::share_relations`]).
+    pub relations: Vec<(String, RelationFact)>,
 }
 
 impl Engine {
@@ -64,7 +73,38 @@ impl Engine {
             lists: None,
             defer_lists: false,
             pending: Vec::new(),
+            shared: None,
+            heard_dirty: Vec::new(),
         }
+    }
+
+    /// One of several processes: flushes return the relation facts of the
+    /// entities whose legal representative or trouble flag changed, for
+    /// the others to [`Engine::hear`].
+    pub fn share_relations(&mut self) {
+        self.shared.get_or_insert_with(Vec::new);
+    }
+
+    /// Takes relation facts about other processes' entities; the next flush
+    /// rescores the local entities they relate to.
+    pub fn hear(&mut self, facts: Vec<RelationFact>) {
+        if facts.is_empty() {
+            return;
+        }
+        let ids = self.live.hear(&self.pipe.store, facts);
+        self.heard_dirty.extend(ids);
+    }
+
+    /// Every fact heard so far, for an engine rebuilt for another share of
+    /// the entities ([`Engine::adopt_heard`]).
+    pub fn take_heard(&mut self) -> Vec<RelationFact> {
+        self.live.take_heard()
+    }
+
+    /// Takes facts heard by a previous engine; call after the store is
+    /// restored and before the first flush.
+    pub fn adopt_heard(&mut self, facts: Vec<RelationFact>) {
+        self.live.adopt_heard(&self.pipe.store, facts);
     }
 
     /// Defers list evaluation: flushes keep scoring and publishing, and
@@ -138,15 +178,23 @@ impl Engine {
     pub fn flush(&mut self) -> anyhow::Result<Flushed> {
         let dirty = self.pipe.store.take_dirty();
         let store = &self.pipe.store;
+        let heard = std::mem::take(&mut self.heard_dirty);
         let ids = if self.rebuild || self.live.as_of() != self.pipe.as_of {
             self.rebuild = false;
             self.live.rebuild(store, self.pipe.as_of)
         } else {
-            self.live.update(store, &dirty)
+            let mut ids = self.live.update(store, &dirty);
+            if !heard.is_empty() {
+                ids.extend(heard);
+                ids.sort_unstable();
+                ids.dedup();
+            }
+            ids
         };
         if ids.is_empty() {
             return Ok(Flushed::default());
         }
+
         let (records, scores) = self.score(&ids, self.lists.is_some())?;
         if let Some(l) = self.lists.as_mut() {
             l.saw_events(store, &dirty);
@@ -172,11 +220,52 @@ impl Engine {
                 out.push(rec);
             }
         }
+        let relations = self.changed_relations(&ids);
         Ok(Flushed {
             rescored: ids.len(),
             records: out,
             alerts,
+            relations,
         })
+    }
+
+    /// The relation facts of these entities that differ from what was last
+    /// shared (nothing unless [`Engine::share_relations`] was called).
+    fn changed_relations(&mut self, ids: &[EntityId]) -> Vec<(String, RelationFact)> {
+        let Some(shared) = self.shared.as_mut() else {
+            return Vec::new();
+        };
+        let store = &self.pipe.store;
+        shared.resize(store.len(), None);
+        let mut out = Vec::new();
+        for &id in ids {
+            let (rep, trouble) = self.live.fact(id);
+            let slot = &mut shared[id as usize];
+            if slot
+                .as_ref()
+                .is_some_and(|(r, t)| r.as_deref() == rep && *t == trouble)
+            {
+                continue;
+            }
+            let before = slot.as_ref().and_then(|(r, _)| r.clone());
+            *slot = Some((rep.map(str::to_owned), trouble));
+            // Filed under the new representative, or under the one it left.
+            let Some(key) = rep.map(str::to_owned).or(before) else {
+                continue;
+            };
+            let e = store.entity(id);
+            out.push((
+                key,
+                RelationFact {
+                    uscc: e.uscc,
+                    legal_rep_key: rep.map(str::to_owned),
+                    in_trouble: trouble,
+                    as_of: self.pipe.as_of,
+                    events: e.history.len() as u64,
+                },
+            ));
+        }
+        out
     }
 
     /// The current record of every entity, in entity order (the batch view).

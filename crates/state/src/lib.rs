@@ -12,5 +12,5 @@ pub mod store;
 
 pub use compute::{entity_row, FeatureTable};
 pub use features::{Dimension, Feature, FeatureDef, Unit, FEATURES, NULL, N_FEATURES};
-pub use live::LiveTable;
+pub use live::{LiveTable, RelationFact};
 pub use store::{Applied, Entity, EntityId, EntityStore};

@@ -5,10 +5,18 @@
 //! The result is always equal to [`FeatureTable::compute`] over the same
 //! store at the same as-of date (a test checks it), so streaming and batch
 //! give the same features.
+//!
+//! When the entities are split between processes (a consumer group), a
+//! legal representative's entities may live in several of them. Each
+//! process then also hears [`RelationFact`]s about the others' entities and
+//! counts them into the groups: the relation features come out as if every
+//! entity were local, once every process has heard every other's facts.
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use tidewatch_model::Uscc;
 
 use crate::compute::{entity_row, FeatureTable};
 use crate::features::{Feature as F, N_FEATURES};
@@ -19,6 +27,43 @@ use crate::store::{EntityId, EntityStore};
 struct Group {
     members: BTreeSet<EntityId>,
     in_trouble: i64,
+    /// Entities of other processes in the group, and how many of those are
+    /// in trouble.
+    remote: i64,
+    remote_trouble: i64,
+}
+
+impl Group {
+    fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.remote == 0
+    }
+}
+
+/// What the relation features need to know about one entity: its legal
+/// representative at the as-of date and whether it is in trouble. `as_of`
+/// and `events` (how many events the entity had) order one entity's facts:
+/// both only grow, and equal versions carry equal facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationFact {
+    pub uscc: Uscc,
+    pub legal_rep_key: Option<String>,
+    pub in_trouble: bool,
+    pub as_of: NaiveDate,
+    pub events: u64,
+}
+
+impl RelationFact {
+    fn version(&self) -> (NaiveDate, u64) {
+        (self.as_of, self.events)
+    }
+}
+
+/// A fact heard from elsewhere, and whether the groups count it (they do
+/// not while the entity is local: the store is the truth for those).
+#[derive(Debug, Clone)]
+struct Heard {
+    fact: RelationFact,
+    counted: bool,
 }
 
 /// A [`FeatureTable`] with what its relation pass needs to be updated in
@@ -29,6 +74,8 @@ pub struct LiveTable {
     reps: Vec<Option<String>>,
     trouble: Vec<bool>,
     groups: HashMap<String, Group>,
+    /// Every fact heard about an entity, the latest per entity.
+    heard: HashMap<Uscc, Heard>,
 }
 
 impl LiveTable {
@@ -42,7 +89,106 @@ impl LiveTable {
             reps: Vec::new(),
             trouble: Vec::new(),
             groups: HashMap::new(),
+            heard: HashMap::new(),
         }
+    }
+
+    /// An entity's legal representative and trouble flag, as its relation
+    /// features see them (after the last update).
+    pub fn fact(&self, id: EntityId) -> (Option<&str>, bool) {
+        let i = id as usize;
+        (
+            self.reps.get(i).and_then(|r| r.as_deref()),
+            self.trouble.get(i).copied().unwrap_or(false),
+        )
+    }
+
+    /// Facts heard so far (to carry them into a table rebuilt for another
+    /// set of entities, see [`LiveTable::adopt_heard`]).
+    pub fn take_heard(&mut self) -> Vec<RelationFact> {
+        let heard = std::mem::take(&mut self.heard);
+        for g in self.groups.values_mut() {
+            g.remote = 0;
+            g.remote_trouble = 0;
+        }
+        self.groups.retain(|_, g| !g.is_empty());
+        heard.into_values().map(|h| h.fact).collect()
+    }
+
+    /// Counts facts heard about other processes' entities into the groups.
+    /// Returns the local entities whose relation features changed, sorted.
+    pub fn hear(&mut self, store: &EntityStore, facts: Vec<RelationFact>) -> Vec<EntityId> {
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        for fact in facts {
+            if let Some(old) = self.heard.get(&fact.uscc) {
+                if old.fact.version() >= fact.version() {
+                    continue;
+                }
+            }
+            if let Some(old) = self.heard.remove(&fact.uscc) {
+                if old.counted {
+                    self.uncount(&old.fact, &mut touched);
+                }
+            }
+            let counted = fact.legal_rep_key.is_some() && store.get(&fact.uscc).is_none();
+            if counted {
+                if let Some(r) = &fact.legal_rep_key {
+                    let g = self.groups.entry(r.clone()).or_default();
+                    g.remote += 1;
+                    g.remote_trouble += i64::from(fact.in_trouble);
+                    touched.insert(r.clone());
+                }
+            }
+            self.heard.insert(fact.uscc, Heard { fact, counted });
+        }
+        let mut affected = BTreeSet::new();
+        for r in &touched {
+            if let Some(g) = self.groups.get(r) {
+                affected.extend(g.members.iter().copied());
+            }
+        }
+        // Only rows the table has (members are added by `update`).
+        affected.retain(|&id| (id as usize) < self.reps.len());
+        for &id in &affected {
+            self.relate(id);
+        }
+        affected.into_iter().collect()
+    }
+
+    /// Starts hearing these facts again (a table rebuilt for another set of
+    /// local entities).
+    pub fn adopt_heard(&mut self, store: &EntityStore, facts: Vec<RelationFact>) {
+        self.hear(store, facts);
+    }
+
+    fn uncount(&mut self, fact: &RelationFact, touched: &mut BTreeSet<String>) {
+        if let Some(r) = &fact.legal_rep_key {
+            if let Some(g) = self.groups.get_mut(r) {
+                g.remote -= 1;
+                g.remote_trouble -= i64::from(fact.in_trouble);
+                if g.is_empty() {
+                    self.groups.remove(r);
+                }
+            }
+            touched.insert(r.clone());
+        }
+    }
+
+    /// Sets one row's relation features from its group.
+    fn relate(&mut self, id: EntityId) {
+        let i = id as usize;
+        let own = i64::from(self.trouble[i]);
+        let (all, bad) = self.reps[i]
+            .as_ref()
+            .and_then(|r| self.groups.get(r))
+            .map_or((1, own), |g| {
+                (
+                    g.members.len() as i64 + g.remote,
+                    g.in_trouble + g.remote_trouble,
+                )
+            });
+        self.table.columns[F::RelatedEntities.index()][i] = all - 1;
+        self.table.columns[F::RelatedInTrouble.index()][i] = bad - own;
     }
 
     pub fn table(&self) -> &FeatureTable {
@@ -56,7 +202,9 @@ impl LiveTable {
     /// Recomputes every row at a (possibly new) as-of date; returns every
     /// entity id.
     pub fn rebuild(&mut self, store: &EntityStore, as_of: NaiveDate) -> Vec<EntityId> {
+        let heard = self.take_heard();
         *self = LiveTable::new(as_of);
+        self.hear(store, heard);
         let all: Vec<EntityId> = (0..store.len() as EntityId).collect();
         self.update(store, &all)
     }
@@ -80,7 +228,18 @@ impl LiveTable {
         let mut touched: BTreeSet<String> = BTreeSet::new();
         for &id in changed {
             let i = id as usize;
-            let row = entity_row(&store.entities()[i], as_of);
+            let entity = &store.entities()[i];
+            // Heard of while it lived elsewhere: the store speaks for it now.
+            if !self.heard.is_empty() {
+                if let Some(h) = self.heard.get_mut(&entity.uscc) {
+                    if h.counted {
+                        h.counted = false;
+                        let fact = h.fact.clone();
+                        self.uncount(&fact, &mut touched);
+                    }
+                }
+            }
+            let row = entity_row(entity, as_of);
             for (c, v) in self.table.columns.iter_mut().zip(row.values.iter()) {
                 c[i] = *v;
             }
@@ -93,7 +252,7 @@ impl LiveTable {
                 if let Some(g) = self.groups.get_mut(&r) {
                     g.members.remove(&id);
                     g.in_trouble -= i64::from(old_t);
-                    if g.members.is_empty() {
+                    if g.is_empty() {
                         self.groups.remove(&r);
                     }
                 }
@@ -114,14 +273,7 @@ impl LiveTable {
             }
         }
         for &id in &affected {
-            let i = id as usize;
-            let own = i64::from(self.trouble[i]);
-            let (all, bad) = self.reps[i]
-                .as_ref()
-                .and_then(|r| self.groups.get(r))
-                .map_or((1, own), |g| (g.members.len() as i64, g.in_trouble));
-            self.table.columns[F::RelatedEntities.index()][i] = all - 1;
-            self.table.columns[F::RelatedInTrouble.index()][i] = bad - own;
+            self.relate(id);
         }
         affected.into_iter().collect()
     }

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use tidewatch_ingest::decode_and_validate;
 use tidewatch_model::{Event, Family, Uscc};
 use tidewatch_seedgen::{generate_to_dir, SeedConfig};
-use tidewatch_state::{EntityStore, FeatureTable, LiveTable};
+use tidewatch_state::{EntityStore, Feature as F, FeatureTable, LiveTable, RelationFact};
 
 struct Data {
     events: Vec<Event>,
@@ -102,5 +102,97 @@ proptest! {
         let got = by_entity(&shuffled, as_of);
         prop_assert_eq!(expected.len(), 300);
         prop_assert_eq!(got, expected);
+    }
+}
+
+/// One share of the entities, as one process of a group holds it.
+struct Shard {
+    store: EntityStore,
+    live: LiveTable,
+}
+
+fn shard_of(u: &Uscc, shards: usize) -> usize {
+    u.as_str().bytes().map(usize::from).sum::<usize>() % shards
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10))]
+
+    /// Entities split between processes, each hearing the others' relation
+    /// facts late, repeated and out of order: once every fact is heard,
+    /// every process's rows equal the whole population's table.
+    #[test]
+    fn split_entities_hearing_each_other_equal_the_whole(
+        seed in any::<u64>(),
+        batch in 50usize..700,
+        shards in 2usize..4,
+    ) {
+        let d = data();
+        let whole = by_entity(&d.events, d.as_of);
+        let related = F::RelatedEntities.index();
+        prop_assert!(
+            whole.values().filter(|r| r[related] > 0).count() >= 20,
+            "the data has relation groups to split"
+        );
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut shuffled = d.events.clone();
+        shuffled.shuffle(&mut rng);
+        let mut parts: Vec<Shard> = (0..shards)
+            .map(|_| Shard { store: EntityStore::new(), live: LiveTable::new(d.as_of) })
+            .collect();
+        // Facts in flight to each shard: every one ever sent, in a random
+        // order, some twice.
+        let mut inbox: Vec<Vec<RelationFact>> = vec![Vec::new(); shards];
+        for (b, chunk) in shuffled.chunks(batch).enumerate() {
+            for (i, e) in chunk.iter().enumerate() {
+                let s = shard_of(&e.uscc(), shards);
+                parts[s].store.apply(e.clone(), (b * batch + i) as u64).expect("good data");
+            }
+            for s in 0..shards {
+                let p = &mut parts[s];
+                let dirty = p.store.take_dirty();
+                let changed = p.live.update(&p.store, &dirty);
+                for id in changed {
+                    let (rep, trouble) = p.live.fact(id);
+                    let e = p.store.entity(id);
+                    let fact = RelationFact {
+                        uscc: e.uscc,
+                        legal_rep_key: rep.map(str::to_owned),
+                        in_trouble: trouble,
+                        as_of: d.as_of,
+                        events: e.history.len() as u64,
+                    };
+                    for (t, inbox) in inbox.iter_mut().enumerate() {
+                        if t != s {
+                            inbox.push(fact.clone());
+                        }
+                    }
+                }
+            }
+            // Deliver a random part of each inbox, shuffled.
+            for (s, inbox) in inbox.iter_mut().enumerate() {
+                inbox.shuffle(&mut rng);
+                let keep = inbox.len() / 3;
+                let now: Vec<RelationFact> = inbox.drain(keep..).collect();
+                let p = &mut parts[s];
+                p.live.hear(&p.store, now);
+            }
+        }
+        for (s, inbox) in inbox.iter_mut().enumerate() {
+            let mut all = std::mem::take(inbox);
+            all.shuffle(&mut rng);
+            let again: Vec<RelationFact> = all.iter().take(all.len() / 2).cloned().collect();
+            let p = &mut parts[s];
+            p.live.hear(&p.store, all);
+            p.live.hear(&p.store, again);
+        }
+        let mut seen = 0;
+        for p in &parts {
+            for (row, e) in p.store.entities().iter().enumerate() {
+                prop_assert_eq!(&p.live.table().row(row), &whole[&e.uscc], "entity {}", e.uscc);
+                seen += 1;
+            }
+        }
+        prop_assert_eq!(seen, whole.len());
     }
 }
