@@ -738,6 +738,7 @@ const KNOWN_ENV: &[&str] = &[
     "TIDEWATCH_LOG",
     "TIDEWATCH_BROKERS",
     "TIDEWATCH_GROUP_ID",
+    "TIDEWATCH_GROUP",
     "TIDEWATCH_TOPIC_PREFIX",
     "TIDEWATCH_CHECKPOINT_DIR",
     "TIDEWATCH_AS_OF",
@@ -911,9 +912,34 @@ fn kubernetes_manifests_are_consistent() {
             assert!(keys.contains(s(&r["key"])), "Secret lacks {}", s(&r["key"]));
         }
     }
-    // One engine process: each reads every input partition, so a second
-    // replica would score and alert everything twice.
-    assert_eq!(sts["spec"]["replicas"].as_u64(), Some(1));
+    // Several replicas only as one consumer group (each holding its share
+    // of the partitions), no more than there are partitions, each with its
+    // own checkpoint volume.
+    let replicas = sts["spec"]["replicas"].as_i64().expect("replicas");
+    assert!(replicas >= 1);
+    if replicas > 1 {
+        assert!(
+            engine.engine.group,
+            "{replicas} replicas need engine.group = true, or each would score everything"
+        );
+        assert!(
+            replicas <= i64::from(engine.kafka.partitions),
+            "{replicas} replicas for {} partitions",
+            engine.kafka.partitions
+        );
+    }
+    let claims = sts["spec"]["volumeClaimTemplates"]
+        .as_sequence()
+        .expect("volumeClaimTemplates");
+    let state_dir = engine.engine.checkpoint_dir.to_string_lossy().into_owned();
+    let mounts = ctr["volumeMounts"].as_sequence().expect("volumeMounts");
+    assert!(
+        mounts.iter().any(|m| {
+            state_dir.starts_with(s(&m["mountPath"]))
+                && claims.iter().any(|c| c["metadata"]["name"] == m["name"])
+        }),
+        "the checkpoint directory {state_dir} is on a per-replica volume"
+    );
     assert!(!engine.kafka.group_id.is_empty());
     let pdb = get("PodDisruptionBudget", "tidewatch");
     assert_eq!(

@@ -519,3 +519,119 @@ fn held_records_past_the_grace_period_reach_dead_letter_once() {
     assert_eq!(i["rejected"]["unknown_entity"], n as u64, "{i}");
     assert_eq!(dead().len(), n, "the final run rejects nothing again");
 }
+
+/// The partition sets a `serve --group` process logged as its assignments.
+fn assignments(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("rebuilt for the group's assignment"))
+        .filter_map(|l| {
+            let at = l.find("partitions=")? + "partitions=".len();
+            let rest = &l[at..];
+            Some(rest[..rest.find('}').map_or(rest.len(), |i| i + 1)].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn two_processes_in_one_group_give_the_scores_of_one() {
+    let prefix = unique_prefix("group");
+    produce(&prefix, &seeds());
+    let expected = batch(&seeds());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let group = format!("{prefix}engines");
+    let start = |name: &str| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = dir.join("stderr.log");
+        let child = tidewatch()
+            .args([
+                "serve",
+                "--group",
+                "--brokers",
+                &brokers(),
+                "--topic-prefix",
+                &prefix,
+            ])
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(&dir)
+            .arg("--checkpoint-dir")
+            .arg(dir.join("state"))
+            .args(["--as-of", "2026-09-30", "--pipelines"])
+            .arg(kafka::root().join("pipelines"))
+            .env("TIDEWATCH_GROUP_ID", &group)
+            .env("TIDEWATCH_BATCH_MAX", "500")
+            .env("TIDEWATCH_CHECKPOINT_INTERVAL_MS", "500")
+            .env("TIDEWATCH_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("serve starts");
+        (child, log)
+    };
+    // The first engine starts alone and takes every partition; the second
+    // joins while the first is busy, and the group splits them.
+    let (a, a_log) = start("a");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (b, b_log) = start("b");
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    let scores = format!("{prefix}scores");
+    let mut got = BTreeMap::new();
+    let split = |a: &[String], b: &[String]| match (a.last(), b.last()) {
+        (Some(x), Some(y)) => x != "{}" && y != "{}",
+        _ => false,
+    };
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(2));
+        let (aa, bb) = (assignments(&a_log), assignments(&b_log));
+        if !split(&aa, &bb) {
+            continue;
+        }
+        got = payload_ids(&last_per_key(&read_topic(&scores)));
+        if got == expected {
+            break;
+        }
+    }
+    let (aa, bb) = (assignments(&a_log), assignments(&b_log));
+    kafka::stop_cleanly(a);
+    kafka::stop_cleanly(b);
+    assert!(
+        split(&aa, &bb),
+        "both engines hold partitions at the end: a {aa:?}, b {bb:?}\n{}",
+        std::fs::read_to_string(&b_log).unwrap_or_default()
+    );
+    // The last assignments split the four partitions without overlap.
+    let parse = |s: &str| -> Vec<i32> {
+        s.trim_matches(|c| c == '{' || c == '}')
+            .split(',')
+            .filter_map(|p| p.trim().parse().ok())
+            .collect()
+    };
+    let (pa, pb) = (parse(aa.last().expect("a")), parse(bb.last().expect("b")));
+    let mut all: Vec<i32> = pa.iter().chain(&pb).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, vec![0, 1, 2, 3], "a holds {pa:?}, b holds {pb:?}");
+    // Relation features cross the split: some legal representative has
+    // entities on both engines (registrations name the representative).
+    let mut sides: HashMap<String, (bool, bool)> = HashMap::new();
+    for r in read_topic(&format!("{prefix}credit-records")) {
+        let j: Value = serde_json::from_str(&r.value).expect("JSON");
+        if let Some(rep) = j["payload"]["legal_rep_key"].as_str() {
+            let e = sides.entry(rep.to_owned()).or_default();
+            if pa.contains(&r.partition) {
+                e.0 = true;
+            } else {
+                e.1 = true;
+            }
+        }
+    }
+    let crossing = sides.values().filter(|(x, y)| *x && *y).count();
+    assert!(crossing > 0, "no legal representative spans both engines");
+    assert_same(
+        &got,
+        &expected,
+        "scores of two engines in one group vs batch",
+    );
+}

@@ -16,7 +16,7 @@
 //! arriving got that warning, even if a batch run over all the events
 //! finds it already listed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -85,6 +85,9 @@ pub struct Lists {
     previous: HashMap<String, Vec<FieldScore>>,
     previous_as_of: Option<NaiveDate>,
     data_since: Option<NaiveDate>,
+    /// See [`Lists::park_others`].
+    parked: BTreeMap<String, tidewatch_alerts::EntityLists>,
+    parked_previous: HashMap<String, Vec<FieldScore>>,
 }
 
 impl Lists {
@@ -100,6 +103,8 @@ impl Lists {
             previous: HashMap::new(),
             previous_as_of: None,
             data_since: None,
+            parked: BTreeMap::new(),
+            parked_previous: HashMap::new(),
         }
     }
 
@@ -119,7 +124,27 @@ impl Lists {
                 .collect(),
             previous_as_of: snap.previous_as_of,
             data_since: tidewatch_alerts::data_since(store.entities()),
+            parked: BTreeMap::new(),
+            parked_previous: HashMap::new(),
         }
+    }
+
+    /// Sets aside the entities the store does not hold (in a group, those of
+    /// partitions another process holds now): kept in snapshots for when
+    /// their partition comes back, neither judged nor shown meanwhile.
+    pub fn park_others(&mut self, store: &EntityStore) {
+        let held = |u: &str| tidewatch_model::Uscc::parse(u).is_ok_and(|u| store.get(&u).is_some());
+        let (keep, park): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            std::mem::take(&mut self.state.entities)
+                .into_iter()
+                .partition(|(u, _)| held(u));
+        self.state.entities = keep;
+        self.parked.extend(park);
+        let (keep, park): (HashMap<_, _>, HashMap<_, _>) = std::mem::take(&mut self.previous)
+            .into_iter()
+            .partition(|(u, _)| held(u));
+        self.previous = keep;
+        self.parked_previous.extend(park);
     }
 
     pub fn rules(&self) -> &Rules {
@@ -131,12 +156,17 @@ impl Lists {
     }
 
     pub fn snapshot(&self, alerts_logged: u64) -> ListsSnapshot {
+        let mut state = self.state.clone();
+        state
+            .entities
+            .extend(self.parked.iter().map(|(u, e)| (u.clone(), e.clone())));
         ListsSnapshot {
-            state: self.state.clone(),
+            state,
             previous_as_of: self.previous_as_of,
             previous: self
                 .previous
                 .iter()
+                .chain(&self.parked_previous)
                 .map(|(u, s)| (u.clone(), keep(s)))
                 .collect(),
             alerts_logged,

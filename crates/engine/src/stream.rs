@@ -42,10 +42,14 @@ pub struct Engine {
     pending: Vec<bool>,
     /// When set (one of several processes), the relation fact last shared
     /// per entity; flushes return the facts that changed.
-    shared: Option<Vec<Option<(Option<String>, bool)>>>,
+    shared: Option<Vec<Option<Shared>>>,
     /// Entities whose relation features moved on facts heard from others.
     heard_dirty: Vec<EntityId>,
 }
+
+/// An entity's relation fact as last shared: (legal representative key,
+/// in trouble).
+type Shared = (Option<String>, bool);
 
 /// What one flush did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

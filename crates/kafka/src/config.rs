@@ -23,6 +23,7 @@
 //! hold_grace_ms = 0          # serve: held records wait this long for their registration (0: forever)
 //! catch_up_idle_ms = 1000    # `run`: quiet time that ends a catch-up
 //! resume_rewind = 10000      # records re-read (and skipped) before each checkpointed offset
+//! group = false              # serve: one of several processes in the consumer group
 //! pipelines = "pipelines"
 //! out = "out"
 //! ```
@@ -31,7 +32,8 @@
 //! `TIDEWATCH_TOPIC_PREFIX`, `TIDEWATCH_CHECKPOINT_DIR`, `TIDEWATCH_AS_OF`,
 //! `TIDEWATCH_BATCH_MAX`, `TIDEWATCH_LATENCY_MS`,
 //! `TIDEWATCH_CHECKPOINT_INTERVAL_MS`, `TIDEWATCH_HOLD_GRACE_MS`,
-//! `TIDEWATCH_CATCH_UP_IDLE_MS`, `TIDEWATCH_RESUME_REWIND`, and
+//! `TIDEWATCH_CATCH_UP_IDLE_MS`, `TIDEWATCH_RESUME_REWIND`, `TIDEWATCH_GROUP`
+//! (`true`/`false`), and
 //! `TIDEWATCH_KAFKA_<PROPERTY>` for any librdkafka property
 //! (`TIDEWATCH_KAFKA_SASL_PASSWORD` sets `sasl.password`), so secrets need
 //! not be in the file.
@@ -147,6 +149,10 @@ pub struct EngineConfig {
     /// and skip what was applied (the test broker cannot start a fetch in
     /// the middle of a producer's record batch).
     pub resume_rewind: u64,
+    /// `serve`: join the consumer group and hold only the partitions it
+    /// gives this process (several processes split the work); relation
+    /// features then travel through the `relations` topic.
+    pub group: bool,
     pub pipelines: PathBuf,
     pub out: PathBuf,
 }
@@ -163,6 +169,7 @@ impl Default for EngineConfig {
             hold_grace_ms: 0,
             catch_up_idle_ms: 1000,
             resume_rewind: 10_000,
+            group: false,
             pipelines: "pipelines".into(),
             out: "out".into(),
         }
@@ -240,6 +247,13 @@ impl Config {
                 "TIDEWATCH_HOLD_GRACE_MS" => self.engine.hold_grace_ms = num(&k, &v)?,
                 "TIDEWATCH_CATCH_UP_IDLE_MS" => self.engine.catch_up_idle_ms = num(&k, &v)?,
                 "TIDEWATCH_RESUME_REWIND" => self.engine.resume_rewind = num(&k, &v)?,
+                "TIDEWATCH_GROUP" => {
+                    self.engine.group = match v.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" | "" => false,
+                        _ => bail!("TIDEWATCH_GROUP={v:?} is neither true nor false"),
+                    }
+                }
                 _ => {
                     if let Some(p) = k.strip_prefix("TIDEWATCH_KAFKA_") {
                         let prop = p.to_ascii_lowercase().replace('_', ".");

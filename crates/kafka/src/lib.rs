@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod group;
 pub mod produce;
 pub mod runner;
 pub mod snapshot;

@@ -20,7 +20,7 @@
 //! replay does not repeat them) and published again (their first sending
 //! may not have been acknowledged): at least once, with the same ids.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,6 +47,7 @@ use tidewatch_scoring::Policy;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::group::{co_partitioned, expected_range, GroupContext, GroupEvent};
 use crate::topics::{self, Topics};
 
 const META_TIMEOUT: Duration = Duration::from_secs(15);
@@ -114,7 +115,7 @@ pub struct LoopStats {
 pub struct Runner {
     cfg: Config,
     topics: Topics,
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<GroupContext>,
     producer: BaseProducer<Deliveries>,
     pub engine: Engine,
     cp: CheckpointDir,
@@ -157,6 +158,19 @@ pub struct Runner {
     expired_held: Vec<SourcePos>,
     /// (when, next tag then): every record tagged below arrived by then.
     held_marks: std::collections::VecDeque<(Instant, u64)>,
+    /// The list rules (kept to rebuild the engine on a rebalance).
+    rules: Option<Rules>,
+    /// In a group: the input partition numbers this member holds. `None`:
+    /// every partition (one process).
+    owned: Option<BTreeSet<i32>>,
+    /// In a group: the reader of every member's relation facts.
+    relations: Option<BaseConsumer>,
+    /// This process's client id (the group names its member after it).
+    client_id: String,
+    /// The engine was rebuilt for a new assignment (the serve loop reads
+    /// the new partitions' backlog before judging lists live again).
+    rebuilt: bool,
+    last_group_check: Instant,
 }
 
 impl std::fmt::Debug for Runner {
@@ -171,26 +185,42 @@ impl std::fmt::Debug for Runner {
 
 impl Runner {
     /// Connects, creates missing topics, restores the latest checkpoint and
-    /// assigns every input partition at its checkpointed offset.
+    /// assigns every input partition at its checkpointed offset; in a group
+    /// (`engine.group`), joins it and restores on the first assignment.
     pub fn open(cfg: Config, policy: Policy) -> anyhow::Result<Runner> {
         let topics = Topics::new(&cfg.kafka.topic_prefix);
         topics::ensure(&cfg.kafka, &topics)?;
         debug!("topics ready");
-        let consumer: BaseConsumer = cfg
+        let group = cfg.engine.group;
+        // Unique per process: the broker names group members after it, and
+        // the assignment check finds this member by it.
+        let client_id = format!("tidewatch-{:016x}", rand_id());
+        let mut defaults = vec![
+            ("group.id", cfg.kafka.group_id.as_str()),
+            ("client.id", client_id.as_str()),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            // Bounded prefetch: memory stays flat when the engine lags.
+            ("queued.max.messages.kbytes", "65536"),
+            // A fetch that includes caught-up partitions returns after
+            // this long at most; the test broker otherwise holds it
+            // for about a second even when other partitions have data.
+            ("fetch.wait.max.ms", "20"),
+        ];
+        if group {
+            defaults.extend([
+                // Keeps an entity's three feeds with one member.
+                ("partition.assignment.strategy", "range"),
+                // A member that died hands its partitions on within this.
+                ("session.timeout.ms", "10000"),
+                ("heartbeat.interval.ms", "1000"),
+            ]);
+        }
+        let consumer: BaseConsumer<GroupContext> = cfg
             .kafka
-            .client_config_with(&[
-                ("group.id", &cfg.kafka.group_id),
-                ("enable.auto.commit", "false"),
-                ("enable.auto.offset.store", "false"),
-                ("auto.offset.reset", "earliest"),
-                // Bounded prefetch: memory stays flat when the engine lags.
-                ("queued.max.messages.kbytes", "65536"),
-                // A fetch that includes caught-up partitions returns after
-                // this long at most; the test broker otherwise holds it
-                // for about a second even when other partitions have data.
-                ("fetch.wait.max.ms", "20"),
-            ])
-            .create()
+            .client_config_with(&defaults)
+            .create_with_context(GroupContext::new(cfg.engine.resume_rewind as i64))
             .context("creating the Kafka consumer")?;
         let producer: BaseProducer<Deliveries> = cfg
             .kafka
@@ -202,8 +232,11 @@ impl Runner {
             ])
             .create_with_context(Deliveries::default())
             .context("creating the Kafka producer")?;
-
-        let as_of = cfg.engine.as_of_now();
+        let relations = if group {
+            Some(relations_reader(&cfg, &topics.relations)?)
+        } else {
+            None
+        };
         let rules_path = cfg.engine.pipelines.join("lists.toml");
         let rules = if rules_path.exists() {
             Some(Rules::load(&rules_path)?)
@@ -211,124 +244,20 @@ impl Runner {
             info!(path = %rules_path.display(), "no list rules: lists and alerts are off");
             None
         };
-        let (cp, restored) = CheckpointDir::open(&cfg.engine.checkpoint_dir)?;
-        let mut stats = LoopStats::default();
-        let mut next = BTreeMap::new();
-        let mut rejected = BTreeMap::new();
-        let mut restored_lists = None;
-        let mut expired_held = Vec::new();
-        let restoring = restored.is_some();
-        let mut engine = match restored {
-            None => Engine::new(policy, as_of),
-            Some(r) => {
-                let c = &r.checkpoint;
-                info!(
-                    seq = c.seq,
-                    records = c.log_records,
-                    as_of = %c.as_of,
-                    "restoring checkpoint"
-                );
-                if c.policy_digest != policy.digest {
-                    info!(
-                        old = %c.policy_digest,
-                        new = %policy.digest,
-                        "the scoring policy changed since the checkpoint: everyone is rescored"
-                    );
-                }
-                let mut engine = Engine::new(policy, c.as_of);
-                let replay: Vec<(Family, &[u8], Logged<'_>)> = r
-                    .records
-                    .iter()
-                    .map(|rec| (rec.family, rec.bytes.as_slice(), Logged(&rec.source)))
-                    .collect();
-                for d in engine.pipe.offer_batch(&replay) {
-                    // The record was accepted once; a different verdict
-                    // now means the rules changed under the log.
-                    warn!(source = %d.source, reason = d.reason.code(), "a logged record is now rejected");
-                }
-                stats.restored_records = r.records.len() as u64;
-                for (fam, by_reason) in &c.rejected {
-                    for (reason, n) in by_reason {
-                        let (Some(f), Some(rc)) = (family_name(fam), reason_code(reason)) else {
-                            bail!(
-                                "checkpoint names an unknown family {fam:?} or reason {reason:?}"
-                            );
-                        };
-                        *engine.pipe.stats.records.entry(f).or_default() += n;
-                        *engine.pipe.stats.rejected.entry(rc).or_default() += n;
-                    }
-                }
-                rejected = c.rejected.clone();
-                let dropped = engine.pipe.drop_expired(&c.expired_held);
-                if dropped > 0 {
-                    debug!(
-                        dropped,
-                        "held records that had expired before the checkpoint"
-                    );
-                }
-                expired_held = c.expired_held.clone();
-                for o in &c.offsets {
-                    next.insert((o.topic.clone(), o.partition), o.next);
-                }
-                if let Some(bytes) = &r.lists {
-                    let snap: ListsSnapshot = serde_json::from_slice(bytes).with_context(|| {
-                        format!(
-                            "the list state of checkpoint {} in {} is unreadable",
-                            c.seq,
-                            cfg.engine.checkpoint_dir.display()
-                        )
-                    })?;
-                    restored_lists = Some(snap);
-                }
-                engine
-            }
-        };
-        let mut alert_log = None;
-        let mut late_alerts = Vec::new();
-        if let Some(rules) = rules {
-            let path = cfg.engine.checkpoint_dir.join(ALERT_LOG);
-            let after = restored_lists.as_ref().map_or(0, |s| s.alerts_logged);
-            let mut lists = match restored_lists {
-                Some(snap) => Lists::restore(rules, snap, &engine.pipe.store),
-                None => Lists::new(rules),
-            };
-            late_alerts = tidewatch_webhook::read_log(&path)?
-                .into_iter()
-                .filter(|a| a.seq > after)
-                .collect();
-            lists.absorb(&late_alerts);
-            engine.set_lists(lists);
-            // Lists are judged once the backlog is read (see `catch_up` and
-            // `serve`).
-            engine.defer_lists(true);
-            alert_log = Some(tidewatch_webhook::AlertLog::open(&path)?);
-        }
-        // Everything the checkpoint covers was published before it was
-        // written, but records published after it and before the crash may
-        // describe states the replay never passes through again (a listing
-        // and its removal landing in one batch). Republishing every
-        // entity's current record once puts the right record last for
-        // every key.
-        let mut republish = Default::default();
-        if restoring {
-            republish = engine.flush()?;
-            engine.set_as_of(as_of);
-        }
-        let skip_below = next
-            .iter()
-            .filter_map(|((t, p), &n)| Some(((topics.family_of(t)?, *p), n)))
-            .collect();
+        // In a group nothing is owned until the group says so.
+        let owned = group.then(BTreeSet::new);
+        let r = restore(&cfg, policy, rules.clone(), owned.as_ref(), Vec::new())?;
         let mut runner = Runner {
             cfg,
             topics,
             consumer,
             producer,
-            engine,
-            cp,
-            skip_below,
-            next,
-            rejected,
-            stats,
+            engine: r.engine,
+            cp: r.cp,
+            skip_below: BTreeMap::new(),
+            next: r.next,
+            rejected: r.rejected,
+            stats: r.stats,
             dead: Vec::new(),
             last_checkpoint: Instant::now(),
             latencies: None,
@@ -339,28 +268,74 @@ impl Runner {
             last_at: None,
             metrics: None,
             on_scores: None,
-            alert_log,
+            alert_log: r.alert_log,
             on_alerts: None,
-            expired_held,
+            expired_held: r.expired_held,
             held_marks: Default::default(),
+            rules,
+            owned,
+            relations,
+            client_id,
+            rebuilt: false,
+            last_group_check: Instant::now(),
         };
+        runner.set_skip_below();
+        runner.publish_restored(r.republish, &r.late_alerts)?;
+        if group {
+            runner
+                .consumer
+                .context()
+                .starts
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .clone_from(&runner.next);
+            let inputs: Vec<&str> = runner.topics.inputs().iter().map(|(_, t)| *t).collect();
+            runner
+                .consumer
+                .subscribe(&inputs)
+                .context("joining the consumer group")?;
+            info!(group = %runner.cfg.kafka.group_id, member = %runner.client_id, "joined the consumer group; waiting for partitions");
+        } else {
+            runner.assign()?;
+            debug!("partitions assigned");
+        }
+        Ok(runner)
+    }
+
+    fn set_skip_below(&mut self) {
+        self.skip_below = self
+            .next
+            .iter()
+            .filter_map(|((t, p), &n)| Some(((self.topics.family_of(t)?, *p), n)))
+            .collect();
+    }
+
+    /// Publishes what a restore recomputed: every entity's current record,
+    /// its relation facts, and the alerts logged after the checkpoint.
+    fn publish_restored(
+        &mut self,
+        republish: tidewatch_engine::stream::Flushed,
+        late_alerts: &[LoggedAlert],
+    ) -> anyhow::Result<()> {
         let tidewatch_engine::stream::Flushed {
-            records: republish,
-            alerts: restore_alerts,
+            records,
+            alerts,
+            relations,
             ..
         } = republish;
-        for r in &republish {
+        for r in &records {
             Self::send(
-                &runner.producer,
-                &runner.topics.scores,
+                &self.producer,
+                &self.topics.scores,
                 r.uscc.as_bytes(),
                 r.payload.as_bytes(),
             )?;
         }
-        runner.stats.scores_published += republish.len() as u64;
+        self.stats.scores_published += records.len() as u64;
+        self.send_relations(&relations)?;
         // Alerts logged after the checkpoint: published again.
-        for a in &late_alerts {
-            runner.send_alert(a)?;
+        for a in late_alerts {
+            self.send_alert(a)?;
         }
         if !late_alerts.is_empty() {
             info!(
@@ -368,10 +343,7 @@ impl Runner {
                 "alerts logged after the checkpoint published again"
             );
         }
-        runner.log_alerts(&restore_alerts)?;
-        runner.assign()?;
-        debug!(republished = republish.len(), "partitions assigned");
-        Ok(runner)
+        self.log_alerts(&alerts)
     }
 
     pub fn topics(&self) -> &Topics {
@@ -404,6 +376,9 @@ impl Runner {
                 );
             }
             for p in 0..parts as i32 {
+                if self.owned.as_ref().is_some_and(|o| !o.contains(&p)) {
+                    continue;
+                }
                 let key = (topic.to_owned(), p);
                 // Rewound: the test broker answers a fetch that starts
                 // inside a record batch with nothing (or with the batches
@@ -428,7 +403,12 @@ impl Runner {
     fn end_offsets(&self) -> anyhow::Result<BTreeMap<(String, i32), i64>> {
         let mut tpl = TopicPartitionList::new();
         for (topic, p) in self.next.keys() {
-            tpl.add_partition_offset(topic, *p, Offset::End)?;
+            if self.holds(*p) {
+                tpl.add_partition_offset(topic, *p, Offset::End)?;
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(BTreeMap::new());
         }
         let got = self
             .consumer
@@ -444,6 +424,178 @@ impl Runner {
             out.insert((e.topic().to_owned(), e.partition()), high);
         }
         Ok(out)
+    }
+
+    /// Whether this process holds an input partition number.
+    fn holds(&self, partition: i32) -> bool {
+        self.owned.as_ref().is_none_or(|o| o.contains(&partition))
+    }
+
+    /// Publishes relation facts to `relations`, each under its legal
+    /// representative's key.
+    fn send_relations(
+        &mut self,
+        facts: &[(String, tidewatch_state::RelationFact)],
+    ) -> anyhow::Result<()> {
+        if self.relations.is_none() {
+            return Ok(());
+        }
+        for (key, fact) in facts {
+            let payload = serde_json::to_vec(fact)?;
+            Self::send(
+                &self.producer,
+                &self.topics.relations,
+                key.as_bytes(),
+                &payload,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Takes the relation facts that arrived (without waiting).
+    fn hear_relations(&mut self) -> anyhow::Result<()> {
+        let Some(reader) = &self.relations else {
+            return Ok(());
+        };
+        let mut facts = Vec::new();
+        while facts.len() < 100_000 {
+            let Some(m) = reader.poll(Duration::ZERO) else {
+                break;
+            };
+            let m = m.context("reading relation facts")?;
+            match serde_json::from_slice::<tidewatch_state::RelationFact>(
+                m.payload().unwrap_or_default(),
+            ) {
+                Ok(f) => facts.push(f),
+                // Only engines write the topic: a bad record is a bug or a
+                // stranger's, and no entity of ours depends on it.
+                Err(e) => warn!(
+                    partition = m.partition(),
+                    offset = m.offset(),
+                    "unreadable relation fact skipped: {e}"
+                ),
+            }
+        }
+        self.engine.hear(facts);
+        Ok(())
+    }
+
+    /// Handles the group's changes of this member's assignment; true when
+    /// the engine was rebuilt.
+    fn follow_group(&mut self) -> anyhow::Result<bool> {
+        if self.owned.is_none() {
+            return Ok(false);
+        }
+        let events = self.consumer.context().take_events();
+        let Some(last) = events.last() else {
+            return Ok(false);
+        };
+        let inputs: Vec<&str> = self.topics.inputs().iter().map(|(_, t)| *t).collect();
+        let now = match last {
+            GroupEvent::Revoked => BTreeSet::new(),
+            GroupEvent::Assigned(got) => match co_partitioned(got, &inputs) {
+                Ok(p) => p,
+                Err(e) => bail!("{e}"),
+            },
+        };
+        if matches!(last, GroupEvent::Revoked) {
+            info!("partitions revoked; waiting for the group's next assignment");
+        }
+        if self.owned.as_ref() == Some(&now) && !matches!(last, GroupEvent::Assigned(_)) {
+            return Ok(false);
+        }
+        self.rebuild(now)?;
+        if matches!(last, GroupEvent::Assigned(_)) {
+            self.check_assignment();
+        }
+        Ok(true)
+    }
+
+    /// Rebuilds the engine for the partitions this member now holds: the
+    /// current state is checkpointed, then the checkpoint replayed for the
+    /// held partitions alone; the partitions are read on from there (from
+    /// the beginning when this member never held them).
+    fn rebuild(&mut self, owned: BTreeSet<i32>) -> anyhow::Result<()> {
+        self.flush()?;
+        self.checkpoint()?;
+        let heard = self.engine.take_heard();
+        let policy = self.engine.policy().clone();
+        let r = restore(&self.cfg, policy, self.rules.clone(), Some(&owned), heard)?;
+        info!(partitions = ?owned, restored_records = r.stats.restored_records, "rebuilt for the group's assignment");
+        self.engine = r.engine;
+        self.cp = r.cp;
+        self.next = r.next;
+        self.rejected = r.rejected;
+        self.stats.restored_records = r.stats.restored_records;
+        self.expired_held = r.expired_held;
+        self.alert_log = r.alert_log;
+        self.held_marks.clear();
+        if let Some(m) = &self.metrics {
+            m.group_partitions(owned.len() as u64);
+        }
+        self.owned = Some(owned);
+        self.set_skip_below();
+        self.publish_restored(r.republish, &r.late_alerts)?;
+        // Reads on from the rebuilt state's offsets (what was fetched for
+        // the new assignment meanwhile is read again).
+        self.assign()?;
+        self.rebuilt = true;
+        Ok(())
+    }
+
+    /// Compares what this member holds with what the range assignor gives
+    /// it among the group's members now; rejoins when it holds partitions
+    /// that are another's (the test broker has handed a late joiner
+    /// partitions another member still held).
+    fn check_assignment(&mut self) {
+        let Some(owned) = self.owned.clone() else {
+            return;
+        };
+        self.last_group_check = Instant::now();
+        let group = &self.cfg.kafka.group_id;
+        let list = match self.consumer.fetch_group_list(Some(group), META_TIMEOUT) {
+            Ok(l) => l,
+            Err(e) => {
+                debug!("describing the group: {e}");
+                return;
+            }
+        };
+        let Some(g) = list.groups().iter().find(|g| g.name() == group) else {
+            return;
+        };
+        if g.state() != "Stable" {
+            return;
+        }
+        let members: Vec<String> = g.members().iter().map(|m| m.id().to_owned()).collect();
+        let prefix = format!("{}-", self.client_id);
+        let me = members.iter().find(|m| m.starts_with(&prefix)).cloned();
+        let partitions = self.cfg.kafka.partitions;
+        let due = me
+            .as_deref()
+            .and_then(|me| expected_range(&members, me, partitions));
+        let stale = match &due {
+            Some(due) => !owned.is_subset(due),
+            None => !owned.is_empty(),
+        };
+        if let Some(m) = &self.metrics {
+            m.group_members(members.len() as u64);
+        }
+        if stale {
+            warn!(
+                held = ?owned,
+                due = ?due,
+                members = members.len(),
+                "this member holds partitions the group gives another: rejoining"
+            );
+            if let Some(m) = &self.metrics {
+                m.group_assignment_mismatch();
+            }
+            let inputs: Vec<&str> = self.topics.inputs().iter().map(|(_, t)| *t).collect();
+            self.consumer.unsubscribe();
+            if let Err(e) = self.consumer.subscribe(&inputs) {
+                warn!("rejoining the consumer group: {e}");
+            }
+        }
     }
 
     /// Sends one record, waiting while the producer's queue is full.
@@ -481,7 +633,13 @@ impl Runner {
             if left.is_zero() {
                 break;
             }
-            let Some(m) = self.consumer.poll(left) else {
+            let polled = self.consumer.poll(left);
+            if self.owned.is_some() && self.consumer.context().has_events() {
+                // The assignment changed during this poll: what it returned
+                // is read again after the rebuild.
+                break;
+            }
+            let Some(m) = polled else {
                 break;
             };
             let m = m.context("consuming")?;
@@ -722,6 +880,7 @@ impl Runner {
             )?;
         }
         self.stats.scores_published += f.records.len() as u64;
+        self.send_relations(&f.relations)?;
         self.producer.poll(Duration::ZERO);
         if self.latencies.is_some() {
             self.settle_latencies();
@@ -793,6 +952,16 @@ impl Runner {
             &self.expired_held,
         )?;
         debug!(seq = cp.seq, records = cp.log_records, "checkpoint written");
+        if let Ok(mut starts) = self.consumer.context().starts.lock() {
+            starts.clone_from(&self.next);
+        }
+        if self.owned.is_some() && self.last_group_check.elapsed() >= Duration::from_secs(5) {
+            self.check_assignment();
+        }
+        let offsets: Vec<PartitionOffset> = offsets
+            .into_iter()
+            .filter(|o| self.holds(o.partition))
+            .collect();
         if !offsets.is_empty() {
             let mut tpl = TopicPartitionList::new();
             for o in &offsets {
@@ -860,6 +1029,9 @@ impl Runner {
     /// lag behind what it holds; on a broker that answers exactly, records
     /// keep arriving past them only while producers are still writing.
     pub fn catch_up(&mut self) -> anyhow::Result<()> {
+        if self.owned.is_some() {
+            bail!("the one-shot job reads every partition: engine.group is for `serve`");
+        }
         let ends = self.end_offsets()?;
         info!(partitions = ends.len(), "catching up to the end offsets");
         let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
@@ -903,11 +1075,20 @@ impl Runner {
     /// returns less than a full batch. Then the lists are judged for
     /// everyone the backlog touched, and live after every batch from then on.
     pub fn serve(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
-        let ends = self.end_offsets()?;
+        let mut ends = self.end_offsets()?;
         let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
         let mut quiet_since = Instant::now();
+        // In a group, nothing is held before the first assignment.
         let mut live = false;
         while !stop.load(Ordering::Relaxed) {
+            if self.follow_group()? || std::mem::take(&mut self.rebuilt) {
+                // New partitions: their backlog is read before lists are
+                // judged live again.
+                ends = self.end_offsets()?;
+                live = false;
+                quiet_since = Instant::now();
+            }
+            self.hear_relations()?;
             self.engine.set_as_of(self.cfg.engine.as_of_now());
             let n = self.read_batch()?;
             self.flush()?;
@@ -994,4 +1175,206 @@ impl Locate for Logged<'_> {
     fn locate(&self) -> SourcePos {
         self.0.clone()
     }
+}
+
+/// What a restore from the checkpoint directory gives.
+struct Restore {
+    engine: Engine,
+    cp: CheckpointDir,
+    next: BTreeMap<(String, i32), i64>,
+    rejected: BTreeMap<String, BTreeMap<String, u64>>,
+    stats: LoopStats,
+    expired_held: Vec<SourcePos>,
+    alert_log: Option<tidewatch_webhook::AlertLog>,
+    late_alerts: Vec<LoggedAlert>,
+    /// The first flush after the replay (to publish).
+    republish: tidewatch_engine::stream::Flushed,
+}
+
+/// Restores the latest checkpoint: the records of the `owned` input
+/// partitions (all with `None`) replayed into a new engine, the list state,
+/// and the alerts logged after the checkpoint. `heard`: relation facts a
+/// previous engine of this process heard.
+fn restore(
+    cfg: &Config,
+    policy: Policy,
+    rules: Option<Rules>,
+    owned: Option<&BTreeSet<i32>>,
+    heard: Vec<tidewatch_state::RelationFact>,
+) -> anyhow::Result<Restore> {
+    let as_of = cfg.engine.as_of_now();
+    let (cp, restored) = CheckpointDir::open(&cfg.engine.checkpoint_dir)?;
+    let mut stats = LoopStats::default();
+    let mut next = BTreeMap::new();
+    let mut rejected = BTreeMap::new();
+    let mut restored_lists = None;
+    let mut expired_held = Vec::new();
+    let restoring = restored.is_some();
+    let mine = |s: &SourcePos| match (owned, s) {
+        (None, _) => true,
+        (Some(set), SourcePos::Kafka { partition, .. }) => set.contains(partition),
+        (Some(_), _) => false,
+    };
+    let mut engine = match restored {
+        None => Engine::new(policy, as_of),
+        Some(r) => {
+            let c = &r.checkpoint;
+            info!(
+                seq = c.seq,
+                records = c.log_records,
+                as_of = %c.as_of,
+                "restoring checkpoint"
+            );
+            if c.policy_digest != policy.digest {
+                info!(
+                    old = %c.policy_digest,
+                    new = %policy.digest,
+                    "the scoring policy changed since the checkpoint: everyone is rescored"
+                );
+            }
+            let mut engine = Engine::new(policy, c.as_of);
+            let replay: Vec<(Family, &[u8], Logged<'_>)> = r
+                .records
+                .iter()
+                .filter(|rec| mine(&rec.source))
+                .map(|rec| (rec.family, rec.bytes.as_slice(), Logged(&rec.source)))
+                .collect();
+            stats.restored_records = replay.len() as u64;
+            for d in engine.pipe.offer_batch(&replay) {
+                // The record was accepted once; a different verdict
+                // now means the rules changed under the log.
+                warn!(source = %d.source, reason = d.reason.code(), "a logged record is now rejected");
+            }
+            for (fam, by_reason) in &c.rejected {
+                for (reason, n) in by_reason {
+                    let (Some(f), Some(rc)) = (family_name(fam), reason_code(reason)) else {
+                        bail!("checkpoint names an unknown family {fam:?} or reason {reason:?}");
+                    };
+                    *engine.pipe.stats.records.entry(f).or_default() += n;
+                    *engine.pipe.stats.rejected.entry(rc).or_default() += n;
+                }
+            }
+            rejected = c.rejected.clone();
+            let dropped = engine.pipe.drop_expired(&c.expired_held);
+            if dropped > 0 {
+                debug!(
+                    dropped,
+                    "held records that had expired before the checkpoint"
+                );
+            }
+            expired_held = c.expired_held.clone();
+            for o in &c.offsets {
+                next.insert((o.topic.clone(), o.partition), o.next);
+            }
+            if let Some(bytes) = &r.lists {
+                let snap: ListsSnapshot = serde_json::from_slice(bytes).with_context(|| {
+                    format!(
+                        "the list state of checkpoint {} in {} is unreadable",
+                        c.seq,
+                        cfg.engine.checkpoint_dir.display()
+                    )
+                })?;
+                restored_lists = Some(snap);
+            }
+            engine
+        }
+    };
+    if cfg.engine.group {
+        engine.share_relations();
+        engine.adopt_heard(heard);
+    }
+    let mut alert_log = None;
+    let mut late_alerts = Vec::new();
+    if let Some(rules) = rules {
+        let path = cfg.engine.checkpoint_dir.join(ALERT_LOG);
+        let after = restored_lists.as_ref().map_or(0, |s| s.alerts_logged);
+        let mut lists = match restored_lists {
+            Some(snap) => Lists::restore(rules, snap, &engine.pipe.store),
+            None => Lists::new(rules),
+        };
+        late_alerts = tidewatch_webhook::read_log(&path)?
+            .into_iter()
+            .filter(|a| a.seq > after)
+            .collect();
+        lists.absorb(&late_alerts);
+        if owned.is_some() {
+            // Entities of partitions this member does not hold now.
+            lists.park_others(&engine.pipe.store);
+        }
+        engine.set_lists(lists);
+        // Lists are judged once the backlog is read (see `catch_up` and
+        // `serve`).
+        engine.defer_lists(true);
+        alert_log = Some(tidewatch_webhook::AlertLog::open(&path)?);
+    }
+    // Everything the checkpoint covers was published before it was
+    // written, but records published after it and before the crash may
+    // describe states the replay never passes through again (a listing
+    // and its removal landing in one batch). Republishing every
+    // entity's current record once puts the right record last for
+    // every key.
+    let mut republish = Default::default();
+    if restoring {
+        republish = engine.flush()?;
+        engine.set_as_of(as_of);
+    }
+    Ok(Restore {
+        engine,
+        cp,
+        next,
+        rejected,
+        stats,
+        expired_held,
+        alert_log,
+        late_alerts,
+        republish,
+    })
+}
+
+/// A consumer of the whole `relations` topic, from its beginning: every
+/// member hears every other's relation facts.
+fn relations_reader(cfg: &Config, topic: &str) -> anyhow::Result<BaseConsumer> {
+    let consumer: BaseConsumer = cfg
+        .kafka
+        .client_config_with(&[
+            // Assigned, never subscribed or committed.
+            ("group.id", &format!("{}-relations", cfg.kafka.group_id)),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("fetch.wait.max.ms", "20"),
+        ])
+        .create()
+        .context("creating the relations consumer")?;
+    let md = consumer
+        .fetch_metadata(Some(topic), META_TIMEOUT)
+        .with_context(|| format!("reading metadata of {topic}"))?;
+    let parts = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map_or(0, |t| t.partitions().len());
+    if parts == 0 {
+        bail!("topic {topic} has no partitions on {}", cfg.kafka.brokers);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer
+        .assign(&tpl)
+        .context("assigning the relations topic")?;
+    Ok(consumer)
+}
+
+/// A random 64-bit number (a member's name; not a secret).
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
 }

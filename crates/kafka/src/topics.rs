@@ -25,6 +25,9 @@ pub struct Topics {
     /// per entity per draw, with a content id (not compacted: an entity can
     /// be in several draws).
     pub samples: String,
+    /// Relation facts of the members of a group, keyed by legal
+    /// representative key (the repartition topic of the relation feature).
+    pub relations: String,
 }
 
 impl Topics {
@@ -37,6 +40,7 @@ impl Topics {
             dead_letter: format!("{prefix}dead-letter"),
             alerts: format!("{prefix}alerts"),
             samples: format!("{prefix}samples"),
+            relations: format!("{prefix}relations"),
         }
     }
 
@@ -100,7 +104,12 @@ pub fn ensure(cfg: &KafkaConfig, topics: &Topics) -> anyhow::Result<()> {
     for (_, t) in topics.inputs() {
         new.push(NewTopic::new(t, cfg.partitions, TopicReplication::Fixed(1)));
     }
-    for t in [&topics.dead_letter, &topics.alerts, &topics.samples] {
+    for t in [
+        &topics.dead_letter,
+        &topics.alerts,
+        &topics.samples,
+        &topics.relations,
+    ] {
         new.push(NewTopic::new(t, cfg.partitions, TopicReplication::Fixed(1)));
     }
     new.push(

@@ -90,6 +90,13 @@ pub const FAMILIES: &[FamilySpec] = &[
         &["topic", "partition"],
     ),
     fam("tidewatch_checkpoint_age_seconds", Kind::Gauge, &[]),
+    fam("tidewatch_group_members", Kind::Gauge, &[]),
+    fam("tidewatch_group_partitions", Kind::Gauge, &[]),
+    fam(
+        "tidewatch_group_assignment_mismatches_total",
+        Kind::Counter,
+        &[],
+    ),
     fam(
         "tidewatch_checkpoint_duration_seconds",
         Kind::Histogram,
@@ -200,6 +207,9 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     pub checkpoint_duration: Histogram,
     pub checkpoint_failures: IntCounter,
+    pub group_members: IntGauge,
+    pub group_partitions: IntGauge,
+    pub group_mismatches: IntCounter,
     pub draws: IntCounterVec,
     pub audit_entries: IntGauge,
     pub http_requests: IntCounterVec,
@@ -470,6 +480,27 @@ impl Metrics {
                     &["topic", "partition"],
                 ),
             ),
+            group_members: reg(
+                &r,
+                IntGauge::new(
+                    "tidewatch_group_members",
+                    "Members of the engine's consumer group at the last assignment check (group mode).",
+                ),
+            ),
+            group_partitions: reg(
+                &r,
+                IntGauge::new(
+                    "tidewatch_group_partitions",
+                    "Input partition numbers this process holds (all of them outside group mode).",
+                ),
+            ),
+            group_mismatches: reg(
+                &r,
+                IntCounter::new(
+                    "tidewatch_group_assignment_mismatches_total",
+                    "Times this member held partitions the range assignor gives another member, and rejoined.",
+                ),
+            ),
             checkpoint_age: reg(
                 &r,
                 Gauge::new(
@@ -738,6 +769,21 @@ impl Metrics {
             .copied()
             .max()
             .unwrap_or(0)
+    }
+
+    /// Members of the consumer group, as last described.
+    pub fn group_members(&self, n: u64) {
+        self.group_members.set(n as i64);
+    }
+
+    /// Input partition numbers this process holds.
+    pub fn group_partitions(&self, n: u64) {
+        self.group_partitions.set(n as i64);
+    }
+
+    /// This member held another's partitions and rejoined.
+    pub fn group_assignment_mismatch(&self) {
+        self.group_mismatches.inc();
     }
 
     /// A checkpoint was written in `took`.

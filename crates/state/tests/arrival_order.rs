@@ -148,8 +148,7 @@ proptest! {
                 let s = shard_of(&e.uscc(), shards);
                 parts[s].store.apply(e.clone(), (b * batch + i) as u64).expect("good data");
             }
-            for s in 0..shards {
-                let p = &mut parts[s];
+            for (s, p) in parts.iter_mut().enumerate() {
                 let dirty = p.store.take_dirty();
                 let changed = p.live.update(&p.store, &dirty);
                 for id in changed {

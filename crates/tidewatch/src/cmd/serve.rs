@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// the config's own `[[webhooks]]` tables, if any).
     #[arg(long)]
     webhooks: Option<std::path::PathBuf>,
+    /// Join the consumer group as one of several engines: hold only the
+    /// partitions the group gives this process (same as `engine.group`).
+    #[arg(long)]
+    group: bool,
 }
 
 /// The webhook targets: the flag's file, else the config's tables.
@@ -93,6 +97,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = a.pipelines {
         cfg.engine.pipelines = p;
     }
+    cfg.engine.group |= a.group;
     let policy = load_policy(&cfg.engine.pipelines)?;
     let stop = Arc::new(AtomicBool::new(false));
     on_signal(stop.clone())?;
