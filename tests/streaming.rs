@@ -595,8 +595,28 @@ fn two_processes_in_one_group_give_the_scores_of_one() {
         }
     }
     let (aa, bb) = (assignments(&a_log), assignments(&b_log));
-    kafka::stop_cleanly(a);
+    // One member leaves: the other takes every partition back, rebuilding
+    // the ones it gave up from its own checkpoint, and the scores stay.
     kafka::stop_cleanly(b);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline
+        && assignments(&a_log).last().map(String::as_str) != Some("{0, 1, 2, 3}")
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let after_leave = assignments(&a_log);
+    std::thread::sleep(Duration::from_secs(3));
+    kafka::stop_cleanly(a);
+    assert_eq!(
+        after_leave.last().map(String::as_str),
+        Some("{0, 1, 2, 3}"),
+        "a takes every partition when b leaves: {after_leave:?}"
+    );
+    assert_same(
+        &payload_ids(&last_per_key(&read_topic(&scores))),
+        &expected,
+        "scores after one member left vs batch",
+    );
     assert!(
         split(&aa, &bb),
         "both engines hold partitions at the end: a {aa:?}, b {bb:?}\n{}",
