@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafka::{brokers, ok, produce, read_topic, seeds, tidewatch, unique_prefix};
+use kafka::{brokers, ok, produce, read_topic, run_kafka, seeds, tidewatch, unique_prefix};
 use serde_json::Value;
 
 /// The alert ids of a log, in log order.
@@ -47,22 +47,6 @@ fn run_files(out: &Path) {
             .expect("runs"),
         "tidewatch run",
     );
-}
-
-fn run_kafka(prefix: &str, state: &Path, out: &Path) -> String {
-    ok(
-        tidewatch()
-            .args(["run", "--brokers", &brokers(), "--topic-prefix", prefix])
-            .arg("--checkpoint-dir")
-            .arg(state)
-            .arg("--out")
-            .arg(out)
-            .args(["--as-of", "2026-09-30", "--pipelines"])
-            .arg(kafka::root().join("pipelines"))
-            .output()
-            .expect("runs"),
-        "tidewatch run --brokers",
-    )
 }
 
 /// The `alerts` topic by alert id: (key, payload) of each record, checking

@@ -101,21 +101,6 @@ fn run_files(out: &Path) {
     ok(o, "tidewatch run");
 }
 
-/// The one-shot job on the topics: fills `<prefix>scores`.
-fn run_kafka(prefix: &str, tmp: &Path) {
-    let o = tidewatch()
-        .args(["run", "--brokers", &brokers(), "--topic-prefix", prefix])
-        .arg("--checkpoint-dir")
-        .arg(tmp.join("state"))
-        .arg("--out")
-        .arg(tmp.join("run-out"))
-        .args(["--as-of", "2026-09-30", "--pipelines"])
-        .arg(root().join("pipelines"))
-        .output()
-        .expect("runs");
-    ok(o, "tidewatch run --brokers");
-}
-
 /// The samples of one plan on the topic, in topic order.
 fn samples(prefix: &str, plan: &str) -> Vec<Value> {
     read_topic(&format!("{prefix}samples"))
@@ -147,7 +132,11 @@ fn the_scores_topic_gives_the_file_population_and_the_list_goes_to_samples() {
     let prefix = unique_prefix("draw");
     produce(&prefix, &seeds());
     let tmp = tempfile::tempdir().expect("tmp");
-    run_kafka(&prefix, tmp.path());
+    kafka::run_kafka(
+        &prefix,
+        &tmp.path().join("state"),
+        &tmp.path().join("run-out"),
+    );
     let files = tmp.path().join("files");
     run_files(&files);
     let plan = food_plan();

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use kafka::{
-    assert_same, brokers, last_per_key, ok, produce, read_topic, seeds, tidewatch, unique_prefix,
+    assert_same, brokers, last_per_key, ok, produce, read_topic, run_kafka, seeds, serve_cmd,
+    tidewatch, unique_prefix,
 };
 use polars::prelude::*;
 use serde_json::Value;
@@ -57,20 +58,6 @@ fn batch(dir: &Path) -> BTreeMap<String, (String, String)> {
         .into_iter()
         .map(|r| (r.uscc, (r.id, r.payload)))
         .collect()
-}
-
-fn run_kafka(prefix: &str, state: &Path, out: &Path) -> String {
-    let o = tidewatch()
-        .args(["run", "--brokers", &brokers(), "--topic-prefix", prefix])
-        .arg("--checkpoint-dir")
-        .arg(state)
-        .arg("--out")
-        .arg(out)
-        .args(["--as-of", "2026-09-30", "--pipelines"])
-        .arg(kafka::root().join("pipelines"))
-        .output()
-        .expect("runs");
-    ok(o, "tidewatch run --brokers")
 }
 
 fn payload_ids(scores: &BTreeMap<String, String>) -> BTreeMap<String, (String, String)> {
@@ -193,16 +180,7 @@ fn killed_at_random_points_the_engine_loses_and_repeats_nothing() {
         x ^= x >> 7;
         x ^= x << 17;
         let after = Duration::from_millis(400 + x % 1000);
-        let mut child = tidewatch()
-            .args(["serve", "--brokers", &brokers(), "--topic-prefix", &prefix])
-            .args(["--listen", "127.0.0.1:0"])
-            // The API's audit log defaults to out/ under the working
-            // directory: keep it in the test's own.
-            .current_dir(tmp.path())
-            .arg("--checkpoint-dir")
-            .arg(&state)
-            .args(["--as-of", "2026-09-30", "--pipelines"])
-            .arg(kafka::root().join("pipelines"))
+        let mut child = serve_cmd(&prefix, &state, tmp.path())
             // Small batches and frequent checkpoints: many kill points.
             .env("TIDEWATCH_BATCH_MAX", "100")
             .env("TIDEWATCH_CHECKPOINT_INTERVAL_MS", "50")
@@ -463,14 +441,7 @@ fn held_records_past_the_grace_period_reach_dead_letter_once() {
             .unwrap_or(0)
     };
     let serve = || {
-        tidewatch()
-            .args(["serve", "--brokers", &brokers(), "--topic-prefix", &prefix])
-            .args(["--listen", "127.0.0.1:0"])
-            .current_dir(tmp.path())
-            .arg("--checkpoint-dir")
-            .arg(&state)
-            .args(["--as-of", "2026-09-30", "--pipelines"])
-            .arg(kafka::root().join("pipelines"))
+        serve_cmd(&prefix, &state, tmp.path())
             .env("TIDEWATCH_HOLD_GRACE_MS", "500")
             .env("TIDEWATCH_CHECKPOINT_INTERVAL_MS", "100")
             .env("TIDEWATCH_CATCH_UP_IDLE_MS", "300")
@@ -545,21 +516,8 @@ fn two_processes_in_one_group_give_the_scores_of_one() {
         let dir = tmp.path().join(name);
         std::fs::create_dir_all(&dir).expect("dir");
         let log = dir.join("stderr.log");
-        let child = tidewatch()
-            .args([
-                "serve",
-                "--group",
-                "--brokers",
-                &brokers(),
-                "--topic-prefix",
-                &prefix,
-            ])
-            .args(["--listen", "127.0.0.1:0"])
-            .current_dir(&dir)
-            .arg("--checkpoint-dir")
-            .arg(dir.join("state"))
-            .args(["--as-of", "2026-09-30", "--pipelines"])
-            .arg(kafka::root().join("pipelines"))
+        let child = serve_cmd(&prefix, &dir.join("state"), &dir)
+            .arg("--group")
             .env("TIDEWATCH_GROUP_ID", &group)
             .env("TIDEWATCH_BATCH_MAX", "500")
             .env("TIDEWATCH_CHECKPOINT_INTERVAL_MS", "500")

@@ -233,3 +233,36 @@ pub fn stop_cleanly(child: std::process::Child) {
     let o = child.wait_with_output().expect("wait");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `tidewatch run --brokers` over the topics under `prefix` at the seeds'
+/// as-of date; returns its output.
+pub fn run_kafka(prefix: &str, state: &Path, out: &Path) -> String {
+    ok(
+        tidewatch()
+            .args(["run", "--brokers", &brokers(), "--topic-prefix", prefix])
+            .arg("--checkpoint-dir")
+            .arg(state)
+            .arg("--out")
+            .arg(out)
+            .args(["--as-of", "2026-09-30", "--pipelines"])
+            .arg(root().join("pipelines"))
+            .output()
+            .expect("runs"),
+        "tidewatch run --brokers",
+    )
+}
+
+/// `tidewatch serve` on the topics under `prefix` at the seeds' as-of date,
+/// on a free port, run in `cwd` (the API's audit log defaults to out/ under
+/// the working directory: keep it in the test's own).
+pub fn serve_cmd(prefix: &str, state: &Path, cwd: &Path) -> Command {
+    let mut c = tidewatch();
+    c.args(["serve", "--brokers", &brokers(), "--topic-prefix", prefix])
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(cwd)
+        .arg("--checkpoint-dir")
+        .arg(state)
+        .args(["--as-of", "2026-09-30", "--pipelines"])
+        .arg(root().join("pipelines"));
+    c
+}

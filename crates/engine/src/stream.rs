@@ -40,16 +40,9 @@ pub struct Engine {
     defer_lists: bool,
     /// Entities rescored while the lists were deferred (by entity id).
     pending: Vec<bool>,
-    /// When set (one of several processes), the relation fact last shared
-    /// per entity; flushes return the facts that changed.
-    shared: Option<Vec<Option<Shared>>>,
     /// Entities whose relation features moved on facts heard from others.
     heard_dirty: Vec<EntityId>,
 }
-
-/// An entity's relation fact as last shared: (legal representative key,
-/// in trouble).
-type Shared = (Option<String>, bool);
 
 /// What one flush did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -77,7 +70,6 @@ impl Engine {
             lists: None,
             defer_lists: false,
             pending: Vec::new(),
-            shared: None,
             heard_dirty: Vec::new(),
         }
     }
@@ -86,7 +78,7 @@ impl Engine {
     /// entities whose legal representative or trouble flag changed, for
     /// the others to [`Engine::hear`].
     pub fn share_relations(&mut self) {
-        self.shared.get_or_insert_with(Vec::new);
+        self.live.track_moves();
     }
 
     /// Takes relation facts about other processes' entities; the next flush
@@ -100,15 +92,10 @@ impl Engine {
     }
 
     /// Every fact heard so far, for an engine rebuilt for another share of
-    /// the entities ([`Engine::adopt_heard`]).
+    /// the entities (which [`Engine::hear`]s them once its store is
+    /// restored, before its first flush).
     pub fn take_heard(&mut self) -> Vec<RelationFact> {
         self.live.take_heard()
-    }
-
-    /// Takes facts heard by a previous engine; call after the store is
-    /// restored and before the first flush.
-    pub fn adopt_heard(&mut self, facts: Vec<RelationFact>) {
-        self.live.adopt_heard(&self.pipe.store, facts);
     }
 
     /// Defers list evaluation: flushes keep scoring and publishing, and
@@ -224,7 +211,7 @@ impl Engine {
                 out.push(rec);
             }
         }
-        let relations = self.changed_relations(&ids);
+        let relations = self.changed_relations();
         Ok(Flushed {
             rescored: ids.len(),
             records: out,
@@ -233,27 +220,14 @@ impl Engine {
         })
     }
 
-    /// The relation facts of these entities that differ from what was last
-    /// shared (nothing unless [`Engine::share_relations`] was called).
-    fn changed_relations(&mut self, ids: &[EntityId]) -> Vec<(String, RelationFact)> {
-        let Some(shared) = self.shared.as_mut() else {
-            return Vec::new();
-        };
+    /// The relation facts of the entities whose legal representative or
+    /// trouble flag changed (none unless [`Engine::share_relations`] was
+    /// called), each filed under its new representative or the one it left.
+    fn changed_relations(&mut self) -> Vec<(String, RelationFact)> {
         let store = &self.pipe.store;
-        shared.resize(store.len(), None);
         let mut out = Vec::new();
-        for &id in ids {
+        for (id, before) in self.live.take_moved() {
             let (rep, trouble) = self.live.fact(id);
-            let slot = &mut shared[id as usize];
-            if slot
-                .as_ref()
-                .is_some_and(|(r, t)| r.as_deref() == rep && *t == trouble)
-            {
-                continue;
-            }
-            let before = slot.as_ref().and_then(|(r, _)| r.clone());
-            *slot = Some((rep.map(str::to_owned), trouble));
-            // Filed under the new representative, or under the one it left.
             let Some(key) = rep.map(str::to_owned).or(before) else {
                 continue;
             };

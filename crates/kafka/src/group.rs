@@ -16,6 +16,7 @@
 //! more (see [`expected_range`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -38,10 +39,13 @@ pub enum GroupEvent {
 pub struct GroupContext {
     /// The next offset per partition from the latest checkpoint (every
     /// partition this member ever held).
-    pub starts: Mutex<BTreeMap<(String, i32), i64>>,
+    starts: Mutex<BTreeMap<(String, i32), i64>>,
     /// Records re-read (and skipped) before each checkpointed offset.
     pub rewind: i64,
     events: Mutex<Vec<GroupEvent>>,
+    /// Set with each event: the loop checks it after every poll, without
+    /// taking the lock.
+    pending: AtomicBool,
 }
 
 impl GroupContext {
@@ -54,6 +58,7 @@ impl GroupContext {
 
     /// Changes since the last call, in order.
     pub fn take_events(&self) -> Vec<GroupEvent> {
+        self.pending.store(false, Ordering::Release);
         self.events
             .lock()
             .map(|mut e| std::mem::take(&mut *e))
@@ -61,26 +66,32 @@ impl GroupContext {
     }
 
     pub fn has_events(&self) -> bool {
-        self.events.lock().map(|e| !e.is_empty()).unwrap_or(false)
+        self.pending.load(Ordering::Acquire)
     }
 
     fn push(&self, e: GroupEvent) {
         if let Ok(mut v) = self.events.lock() {
             v.push(e);
         }
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// Takes the offsets of the latest checkpoint as where partitions the
+    /// group assigns from now on start.
+    pub fn set_starts(&self, next: &BTreeMap<(String, i32), i64>) {
+        if let Ok(mut s) = self.starts.lock() {
+            s.clone_from(next);
+        }
     }
 
     /// Where to start reading a partition.
     pub fn start_of(&self, topic: &str, partition: i32) -> Offset {
-        let n = self
+        let next = self
             .starts
             .lock()
             .ok()
             .and_then(|s| s.get(&(topic.to_owned(), partition)).copied());
-        match n {
-            Some(n) if n - self.rewind > 0 => Offset::Offset(n - self.rewind),
-            _ => Offset::Beginning,
-        }
+        crate::runner::resume_at(next, self.rewind)
     }
 }
 

@@ -48,9 +48,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::group::{co_partitioned, expected_range, GroupContext, GroupEvent};
-use crate::topics::{self, Topics};
-
-const META_TIMEOUT: Duration = Duration::from_secs(15);
+use crate::topics::{self, partition_count, Topics, META_TIMEOUT};
 
 /// A callback for each batch of published score records, and after each
 /// checkpoint (with none).
@@ -167,9 +165,6 @@ pub struct Runner {
     relations: Option<BaseConsumer>,
     /// This process's client id (the group names its member after it).
     client_id: String,
-    /// The engine was rebuilt for a new assignment (the serve loop reads
-    /// the new partitions' backlog before judging lists live again).
-    rebuilt: bool,
     last_group_check: Instant,
 }
 
@@ -194,7 +189,7 @@ impl Runner {
         let group = cfg.engine.group;
         // Unique per process: the broker names group members after it, and
         // the assignment check finds this member by it.
-        let client_id = format!("tidewatch-{:016x}", rand_id());
+        let client_id = format!("tidewatch-{:016x}", rand::random::<u64>());
         let mut defaults = vec![
             ("group.id", cfg.kafka.group_id.as_str()),
             ("client.id", client_id.as_str()),
@@ -276,19 +271,12 @@ impl Runner {
             owned,
             relations,
             client_id,
-            rebuilt: false,
             last_group_check: Instant::now(),
         };
         runner.set_skip_below();
         runner.publish_restored(r.republish, &r.late_alerts)?;
         if group {
-            runner
-                .consumer
-                .context()
-                .starts
-                .lock()
-                .map_err(|_| anyhow::anyhow!("poisoned"))?
-                .clone_from(&runner.next);
+            runner.consumer.context().set_starts(&runner.next);
             let inputs: Vec<&str> = runner.topics.inputs().iter().map(|(_, t)| *t).collect();
             runner
                 .consumer
@@ -355,40 +343,16 @@ impl Runner {
     fn assign(&mut self) -> anyhow::Result<()> {
         let mut tpl = TopicPartitionList::new();
         for (_, topic) in self.topics.inputs() {
-            let md = self
-                .consumer
-                .fetch_metadata(Some(topic), META_TIMEOUT)
-                .with_context(|| {
-                    format!(
-                        "reading metadata of {topic} from {}",
-                        self.cfg.kafka.brokers
-                    )
-                })?;
-            let parts = md
-                .topics()
-                .iter()
-                .find(|t| t.name() == topic)
-                .map_or(0, |t| t.partitions().len());
-            if parts == 0 {
-                bail!(
-                    "topic {topic} has no partitions on {}",
-                    self.cfg.kafka.brokers
-                );
-            }
-            for p in 0..parts as i32 {
+            let parts = partition_count(&self.consumer, topic, &self.cfg.kafka.brokers)?;
+            for p in 0..parts {
                 if self.owned.as_ref().is_some_and(|o| !o.contains(&p)) {
                     continue;
                 }
                 let key = (topic.to_owned(), p);
-                // Rewound: the test broker answers a fetch that starts
-                // inside a record batch with nothing (or with the batches
-                // after it), so the engine starts at least one producer
-                // batch earlier and skips what it already applied.
-                let rewind = self.cfg.engine.resume_rewind as i64;
-                let at = match self.next.get(&key) {
-                    Some(&n) if n - rewind > 0 => Offset::Offset(n - rewind),
-                    _ => Offset::Beginning,
-                };
+                let at = resume_at(
+                    self.next.get(&key).copied(),
+                    self.cfg.engine.resume_rewind as i64,
+                );
                 tpl.add_partition_offset(topic, p, at)?;
                 self.next.entry(key).or_insert(-1);
             }
@@ -486,28 +450,23 @@ impl Runner {
         if self.owned.is_none() {
             return Ok(false);
         }
-        let events = self.consumer.context().take_events();
-        let Some(last) = events.last() else {
-            return Ok(false);
-        };
         let inputs: Vec<&str> = self.topics.inputs().iter().map(|(_, t)| *t).collect();
-        let now = match last {
-            GroupEvent::Revoked => BTreeSet::new(),
-            GroupEvent::Assigned(got) => match co_partitioned(got, &inputs) {
-                Ok(p) => p,
-                Err(e) => bail!("{e}"),
-            },
+        let now = match self.consumer.context().take_events().last() {
+            None => return Ok(false),
+            Some(GroupEvent::Assigned(got)) => {
+                co_partitioned(got, &inputs).map_err(anyhow::Error::msg)?
+            }
+            Some(GroupEvent::Revoked) => {
+                if self.owned.as_ref().is_some_and(BTreeSet::is_empty) {
+                    return Ok(false);
+                }
+                info!("partitions revoked; waiting for the group's next assignment");
+                self.rebuild(BTreeSet::new())?;
+                return Ok(true);
+            }
         };
-        if matches!(last, GroupEvent::Revoked) {
-            info!("partitions revoked; waiting for the group's next assignment");
-        }
-        if self.owned.as_ref() == Some(&now) && !matches!(last, GroupEvent::Assigned(_)) {
-            return Ok(false);
-        }
         self.rebuild(now)?;
-        if matches!(last, GroupEvent::Assigned(_)) {
-            self.check_assignment();
-        }
+        self.check_assignment();
         Ok(true)
     }
 
@@ -539,7 +498,6 @@ impl Runner {
         // Reads on from the rebuilt state's offsets (what was fetched for
         // the new assignment meanwhile is read again).
         self.assign()?;
-        self.rebuilt = true;
         Ok(())
     }
 
@@ -569,7 +527,17 @@ impl Runner {
         let members: Vec<String> = g.members().iter().map(|m| m.id().to_owned()).collect();
         let prefix = format!("{}-", self.client_id);
         let me = members.iter().find(|m| m.starts_with(&prefix)).cloned();
-        let partitions = self.cfg.kafka.partitions;
+        let partitions = match partition_count(
+            &self.consumer,
+            self.topics.input(Family::ALL[0]),
+            &self.cfg.kafka.brokers,
+        ) {
+            Ok(n) => n,
+            Err(e) => {
+                debug!("{e:#}");
+                return;
+            }
+        };
         let due = me
             .as_deref()
             .and_then(|me| expected_range(&members, me, partitions));
@@ -952,9 +920,7 @@ impl Runner {
             &self.expired_held,
         )?;
         debug!(seq = cp.seq, records = cp.log_records, "checkpoint written");
-        if let Ok(mut starts) = self.consumer.context().starts.lock() {
-            starts.clone_from(&self.next);
-        }
+        self.consumer.context().set_starts(&self.next);
         if self.owned.is_some() && self.last_group_check.elapsed() >= Duration::from_secs(5) {
             self.check_assignment();
         }
@@ -1081,7 +1047,7 @@ impl Runner {
         // In a group, nothing is held before the first assignment.
         let mut live = false;
         while !stop.load(Ordering::Relaxed) {
-            if self.follow_group()? || std::mem::take(&mut self.rebuilt) {
+            if self.follow_group()? {
                 // New partitions: their backlog is read before lists are
                 // judged live again.
                 ends = self.end_offsets()?;
@@ -1281,7 +1247,7 @@ fn restore(
     };
     if cfg.engine.group {
         engine.share_relations();
-        engine.adopt_heard(heard);
+        engine.hear(heard);
     }
     let mut alert_log = None;
     let mut late_alerts = Vec::new();
@@ -1345,19 +1311,9 @@ fn relations_reader(cfg: &Config, topic: &str) -> anyhow::Result<BaseConsumer> {
         ])
         .create()
         .context("creating the relations consumer")?;
-    let md = consumer
-        .fetch_metadata(Some(topic), META_TIMEOUT)
-        .with_context(|| format!("reading metadata of {topic}"))?;
-    let parts = md
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map_or(0, |t| t.partitions().len());
-    if parts == 0 {
-        bail!("topic {topic} has no partitions on {}", cfg.kafka.brokers);
-    }
+    let parts = partition_count(&consumer, topic, &cfg.kafka.brokers)?;
     let mut tpl = TopicPartitionList::new();
-    for p in 0..parts as i32 {
+    for p in 0..parts {
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
     }
     consumer
@@ -1366,15 +1322,13 @@ fn relations_reader(cfg: &Config, topic: &str) -> anyhow::Result<BaseConsumer> {
     Ok(consumer)
 }
 
-/// A random 64-bit number (a member's name; not a secret).
-fn rand_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    h.finish()
+/// Where to start reading a partition whose next offset to apply is
+/// `next`. Rewound: the test broker answers a fetch that starts inside a
+/// record batch with nothing (or with the batches after it), so the engine
+/// starts `rewind` records earlier and skips what it already applied.
+pub(crate) fn resume_at(next: Option<i64>, rewind: i64) -> Offset {
+    match next {
+        Some(n) if n - rewind > 0 => Offset::Offset(n - rewind),
+        _ => Offset::Beginning,
+    }
 }

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::runner::{Deliveries, Runner};
 use crate::topics;
 
-const META_TIMEOUT: Duration = Duration::from_secs(15);
+use crate::topics::META_TIMEOUT;
 
 /// One record read from a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,17 +54,7 @@ pub fn read_topic(
         ])
         .create()
         .context("creating the Kafka consumer")?;
-    let md = consumer
-        .fetch_metadata(Some(topic), META_TIMEOUT)
-        .with_context(|| format!("reading metadata of {topic} from {brokers}"))?;
-    let parts = md
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic && t.error().is_none())
-        .map_or(0, |t| t.partitions().len()) as i32;
-    if parts == 0 {
-        bail!("topic {topic} does not exist on {brokers} (or has no partitions)");
-    }
+    let parts = crate::topics::partition_count(&consumer, topic, brokers)?;
     let mut tpl = TopicPartitionList::new();
     let mut ends_q = TopicPartitionList::new();
     for p in 0..parts {

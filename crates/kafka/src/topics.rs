@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use tidewatch_model::Family;
 
@@ -59,6 +60,30 @@ impl Topics {
     pub fn family_of(&self, topic: &str) -> Option<Family> {
         Family::ALL.into_iter().find(|f| self.input(*f) == topic)
     }
+}
+
+/// How long a metadata or offsets request may take.
+pub const META_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How many partitions `topic` has on the broker; an error when it does not
+/// exist or has none.
+pub fn partition_count<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    brokers: &str,
+) -> anyhow::Result<i32> {
+    let md = consumer
+        .fetch_metadata(Some(topic), META_TIMEOUT)
+        .with_context(|| format!("reading metadata of {topic} from {brokers}"))?;
+    let parts = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map_or(0, |t| t.partitions().len()) as i32;
+    if parts == 0 {
+        anyhow::bail!("topic {topic} does not exist on {brokers} (or has no partitions)");
+    }
+    Ok(parts)
 }
 
 /// Creates one topic with `partitions` partitions unless it exists.

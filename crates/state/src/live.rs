@@ -76,6 +76,10 @@ pub struct LiveTable {
     groups: HashMap<String, Group>,
     /// Every fact heard about an entity, the latest per entity.
     heard: HashMap<Uscc, Heard>,
+    /// When tracked (see [`LiveTable::track_moves`]): entities whose legal
+    /// representative or trouble flag changed, with the representative
+    /// they had before.
+    moved: Option<Vec<(EntityId, Option<String>)>>,
 }
 
 impl LiveTable {
@@ -90,7 +94,20 @@ impl LiveTable {
             trouble: Vec::new(),
             groups: HashMap::new(),
             heard: HashMap::new(),
+            moved: None,
         }
+    }
+
+    /// Starts noting which entities' relation facts change (one process of
+    /// several shares them, see [`LiveTable::take_moved`]).
+    pub fn track_moves(&mut self) {
+        self.moved.get_or_insert_with(Vec::new);
+    }
+
+    /// The entities whose legal representative or trouble flag changed
+    /// since the last call, each with the representative it had before.
+    pub fn take_moved(&mut self) -> Vec<(EntityId, Option<String>)> {
+        self.moved.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// An entity's legal representative and trouble flag, as its relation
@@ -104,7 +121,7 @@ impl LiveTable {
     }
 
     /// Facts heard so far (to carry them into a table rebuilt for another
-    /// set of entities, see [`LiveTable::adopt_heard`]).
+    /// set of entities, which [`LiveTable::hear`]s them).
     pub fn take_heard(&mut self) -> Vec<RelationFact> {
         let heard = std::mem::take(&mut self.heard);
         for g in self.groups.values_mut() {
@@ -155,12 +172,6 @@ impl LiveTable {
         affected.into_iter().collect()
     }
 
-    /// Starts hearing these facts again (a table rebuilt for another set of
-    /// local entities).
-    pub fn adopt_heard(&mut self, store: &EntityStore, facts: Vec<RelationFact>) {
-        self.hear(store, facts);
-    }
-
     fn uncount(&mut self, fact: &RelationFact, touched: &mut BTreeSet<String>) {
         if let Some(r) = &fact.legal_rep_key {
             if let Some(g) = self.groups.get_mut(r) {
@@ -203,10 +214,27 @@ impl LiveTable {
     /// entity id.
     pub fn rebuild(&mut self, store: &EntityStore, as_of: NaiveDate) -> Vec<EntityId> {
         let heard = self.take_heard();
-        *self = LiveTable::new(as_of);
+        let before = std::mem::replace(self, LiveTable::new(as_of));
         self.hear(store, heard);
         let all: Vec<EntityId> = (0..store.len() as EntityId).collect();
-        self.update(store, &all)
+        let ids = self.update(store, &all);
+        if let Some(mut moved) = before.moved {
+            // Changed against the rows before the rebuild, not against none.
+            let old = |i: usize| {
+                (
+                    before.reps.get(i).cloned().flatten(),
+                    before.trouble.get(i).copied().unwrap_or(false),
+                )
+            };
+            for i in 0..store.len() {
+                let (rep, trouble) = old(i);
+                if rep != self.reps[i] || trouble != self.trouble[i] {
+                    moved.push((i as EntityId, rep));
+                }
+            }
+            self.moved = Some(moved);
+        }
+        ids
     }
 
     /// Recomputes the rows of `changed` entities (new ones included) and the
@@ -247,6 +275,9 @@ impl LiveTable {
             if old_rep == row.legal_rep && old_t == row.in_trouble {
                 self.reps[i] = old_rep;
                 continue;
+            }
+            if let Some(m) = self.moved.as_mut() {
+                m.push((id, old_rep.clone()));
             }
             if let Some(r) = old_rep {
                 if let Some(g) = self.groups.get_mut(&r) {

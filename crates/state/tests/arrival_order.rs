@@ -138,7 +138,11 @@ proptest! {
         let mut shuffled = d.events.clone();
         shuffled.shuffle(&mut rng);
         let mut parts: Vec<Shard> = (0..shards)
-            .map(|_| Shard { store: EntityStore::new(), live: LiveTable::new(d.as_of) })
+            .map(|_| {
+                let mut live = LiveTable::new(d.as_of);
+                live.track_moves();
+                Shard { store: EntityStore::new(), live }
+            })
             .collect();
         // Facts in flight to each shard: every one ever sent, in a random
         // order, some twice.
@@ -150,8 +154,9 @@ proptest! {
             }
             for (s, p) in parts.iter_mut().enumerate() {
                 let dirty = p.store.take_dirty();
-                let changed = p.live.update(&p.store, &dirty);
-                for id in changed {
+                p.live.update(&p.store, &dirty);
+                // What an engine shares: the entities whose fact changed.
+                for (id, _) in p.live.take_moved() {
                     let (rep, trouble) = p.live.fact(id);
                     let e = p.store.entity(id);
                     let fact = RelationFact {
