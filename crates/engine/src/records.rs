@@ -9,7 +9,6 @@
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tidewatch_state::{Entity, FeatureTable};
 
@@ -59,6 +58,8 @@ pub fn record_id(
 }
 
 enum Col<'a> {
+    Id,
+    AsOf,
     Str(&'a StringChunked),
     Bool(&'a BooleanChunked),
     I64(&'a Int64Chunked),
@@ -67,44 +68,119 @@ enum Col<'a> {
 
 /// The rows of a scores frame (see [`crate::scores::scores_frame`]) as JSON
 /// objects, with `id` and `as_of` added. `ids[row]` is the row's record id.
+///
+/// Keys are sorted (as a `serde_json::Map` would sort them) and each object
+/// is written straight into its string: building a map per row cost more
+/// than the scoring.
 pub fn frame_payloads(
     df: &DataFrame,
     as_of: NaiveDate,
     ids: &[String],
 ) -> anyhow::Result<Vec<String>> {
     anyhow::ensure!(ids.len() == df.height(), "one id per row");
-    let cols: Vec<(&str, Col)> = df
-        .columns()
+    // By key, a later column replacing an earlier one of the same name.
+    let mut cols: std::collections::BTreeMap<&str, Col> = std::collections::BTreeMap::new();
+    cols.insert("id", Col::Id);
+    cols.insert("as_of", Col::AsOf);
+    for c in df.columns() {
+        let col = match c.dtype() {
+            DataType::String => Col::Str(c.str()?),
+            DataType::Boolean => Col::Bool(c.bool()?),
+            DataType::Int64 => Col::I64(c.i64()?),
+            _ => Col::Other(c),
+        };
+        cols.insert(c.name().as_str(), col);
+    }
+    // Each key written once, with its quote, colon and separator.
+    let keys: Vec<(String, &Col)> = cols
         .iter()
-        .map(|c| {
-            let col = match c.dtype() {
-                DataType::String => c.str().map(Col::Str),
-                DataType::Boolean => c.bool().map(Col::Bool),
-                DataType::Int64 => c.i64().map(Col::I64),
-                _ => Ok(Col::Other(c)),
-            }?;
-            Ok((c.name().as_str(), col))
+        .enumerate()
+        .map(|(i, (name, col))| {
+            let sep = if i == 0 { "{" } else { "," };
+            Ok((format!("{sep}{}:", serde_json::to_string(name)?), col))
         })
-        .collect::<PolarsResult<_>>()?;
-    let as_of = Value::String(as_of.to_string());
+        .collect::<anyhow::Result<_>>()?;
+    let as_of = serde_json::to_string(&as_of.to_string())?;
     let mut out = Vec::with_capacity(df.height());
+    let mut len = 256;
     for (row, id) in ids.iter().enumerate() {
-        let mut m = Map::new();
-        m.insert("id".into(), Value::String(id.clone()));
-        m.insert("as_of".into(), as_of.clone());
-        for (name, c) in &cols {
-            let v = match c {
-                Col::Str(ca) => ca.get(row).map_or(Value::Null, |s| Value::String(s.into())),
-                Col::Bool(ca) => ca.get(row).map_or(Value::Null, Value::Bool),
-                Col::I64(ca) => ca.get(row).map_or(Value::Null, Value::from),
-                Col::Other(c) => match c.get(row)? {
-                    AnyValue::Null => Value::Null,
-                    v => Value::String(v.str_value().into_owned()),
+        let mut buf: Vec<u8> = Vec::with_capacity(len);
+        for (key, c) in &keys {
+            buf.extend_from_slice(key.as_bytes());
+            match c {
+                Col::Id => serde_json::to_writer(&mut buf, id)?,
+                Col::AsOf => buf.extend_from_slice(as_of.as_bytes()),
+                Col::Str(ca) => match ca.get(row) {
+                    Some(s) => serde_json::to_writer(&mut buf, s)?,
+                    None => buf.extend_from_slice(b"null"),
                 },
-            };
-            m.insert((*name).to_owned(), v);
+                Col::Bool(ca) => buf.extend_from_slice(match ca.get(row) {
+                    Some(true) => b"true",
+                    Some(false) => b"false",
+                    None => b"null",
+                }),
+                Col::I64(ca) => match ca.get(row) {
+                    Some(v) => serde_json::to_writer(&mut buf, &v)?,
+                    None => buf.extend_from_slice(b"null"),
+                },
+                Col::Other(c) => match c.get(row)? {
+                    AnyValue::Null => buf.extend_from_slice(b"null"),
+                    v => serde_json::to_writer(&mut buf, &v.str_value())?,
+                },
+            }
         }
-        out.push(serde_json::to_string(&m)?);
+        buf.push(b'}');
+        len = len.max(buf.len());
+        out.push(String::from_utf8(buf)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Map, Value};
+
+    /// What the payloads were before they were written directly: a sorted
+    /// map per row, serialized.
+    fn via_map(df: &DataFrame, as_of: NaiveDate, ids: &[String]) -> Vec<String> {
+        (0..df.height())
+            .map(|row| {
+                let mut m = Map::new();
+                m.insert("id".into(), Value::String(ids[row].clone()));
+                m.insert("as_of".into(), Value::String(as_of.to_string()));
+                for c in df.columns() {
+                    let v = match c.get(row).unwrap() {
+                        AnyValue::Null => Value::Null,
+                        AnyValue::String(s) => Value::String(s.into()),
+                        AnyValue::Boolean(b) => Value::Bool(b),
+                        AnyValue::Int64(i) => Value::from(i),
+                        v => Value::String(v.str_value().into_owned()),
+                    };
+                    m.insert(c.name().to_string(), v);
+                }
+                serde_json::to_string(&m).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn payloads_are_the_sorted_json_objects_of_the_rows() {
+        let df = df!(
+            "uscc" => ["91330903G061B4F47C", "x\"\\\n\u{1}", "舟山"],
+            "zeta" => [Some(true), None, Some(false)],
+            "alpha" => [Some(-3i64), Some(i64::MAX), None],
+            "grade" => [Some("A"), None, Some("")],
+            "ratio" => [Some(0.5f64), None, Some(-1.25)],
+            // Replaces the added field, as a map insert would.
+            "as_of" => ["own", "own", "own"],
+        )
+        .unwrap();
+        let as_of = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
+        let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let got = frame_payloads(&df, as_of, &ids).unwrap();
+        assert_eq!(got, via_map(&df, as_of, &ids));
+        assert!(got[0].starts_with(r#"{"alpha":-3,"as_of":"own","grade":"A","id":"a","#));
+        assert!(frame_payloads(&df, as_of, &ids[..2]).is_err());
+    }
 }

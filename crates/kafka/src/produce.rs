@@ -38,19 +38,23 @@ pub fn key_of(line: &[u8]) -> Option<&str> {
         .and_then(|k| k.uscc)
 }
 
-/// Produces `dir`'s `inspections.ndjson`, `complaints.ndjson` and
-/// `credit-records.ndjson` (registrations first, as a live feed mostly
-/// delivers them) to their topics, and waits for every acknowledgement.
-pub fn produce_dir(cfg: &KafkaConfig, topics: &Topics, dir: &Path) -> anyhow::Result<Produced> {
-    topics::ensure(cfg, topics)?;
-    let producer: BaseProducer<Deliveries> = cfg
-        .client_config()
+/// A producer for loading records as fast as the broker takes them.
+pub(crate) fn bulk_producer(cfg: &KafkaConfig) -> anyhow::Result<BaseProducer<Deliveries>> {
+    cfg.client_config()
         .set("acks", "all")
         .set("linger.ms", "20")
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "500000")
         .create_with_context(Deliveries::default())
-        .context("creating the Kafka producer")?;
+        .context("creating the Kafka producer")
+}
+
+/// Produces `dir`'s `inspections.ndjson`, `complaints.ndjson` and
+/// `credit-records.ndjson` (registrations first, as a live feed mostly
+/// delivers them) to their topics, and waits for every acknowledgement.
+pub fn produce_dir(cfg: &KafkaConfig, topics: &Topics, dir: &Path) -> anyhow::Result<Produced> {
+    topics::ensure(cfg, topics)?;
+    let producer = bulk_producer(cfg)?;
     let t = Instant::now();
     let mut out = Produced::default();
     for family in [

@@ -94,6 +94,21 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// Serves every delivery report the producer has queued. rdkafka's
+/// `poll(Duration::ZERO)` serves a single event (one batch's reports) per
+/// call; called once per loop it falls behind, and acknowledged records
+/// then look outstanding for seconds and keep their place in the
+/// producer's bounded queue.
+pub(crate) fn serve_deliveries(producer: &BaseProducer<Deliveries>) {
+    loop {
+        let before = producer.context().acked.load(Ordering::Relaxed);
+        producer.poll(Duration::ZERO);
+        if producer.context().acked.load(Ordering::Relaxed) == before {
+            return;
+        }
+    }
+}
+
 /// What the loop did, for logs, the summary and the benchmark.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct LoopStats {
@@ -107,6 +122,33 @@ pub struct LoopStats {
     pub checkpoints: u64,
     /// Records replayed from the checkpoint at start.
     pub restored_records: u64,
+    /// Where the loop's time went.
+    pub time: LoopTimes,
+}
+
+/// Milliseconds the loop spent in each step (the benchmark prints them).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct LoopTimes {
+    /// Waiting in the consumer's poll.
+    pub poll_ms: f64,
+    /// Decoding, validating, applying and logging records.
+    pub apply_ms: f64,
+    /// Rescoring, list rules and alerts (the engine's flush).
+    pub score_ms: f64,
+    /// Handing score records to the producer.
+    pub publish_ms: f64,
+    /// Waiting for acknowledgements and writing checkpoints.
+    pub checkpoint_ms: f64,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// One engine process on Kafka.
@@ -136,6 +178,9 @@ pub struct Runner {
     /// (the benchmark's warm-up is left out).
     pub latency_since_ms: i64,
     batch_ts: Vec<i64>,
+    /// With `latencies`: each measured record's wait from its producer
+    /// timestamp to being read by the engine, in milliseconds.
+    pub arrivals: Vec<u32>,
     /// Batches whose scores are not acknowledged yet: (records sent up to
     /// the end of the batch, the batch's input timestamps).
     pending: std::collections::VecDeque<(u64, Vec<i64>)>,
@@ -202,6 +247,10 @@ impl Runner {
             // this long at most; the test broker otherwise holds it
             // for about a second even when other partitions have data.
             ("fetch.wait.max.ms", "20"),
+            // When the prefetch queue is full, fetch again this soon after
+            // it drains (the default, 1 s, left the loop waiting for data
+            // about a third of the time while reading a backlog).
+            ("fetch.queue.backoff.ms", "5"),
         ];
         if group {
             defaults.extend([
@@ -258,6 +307,7 @@ impl Runner {
             latencies: None,
             latency_since_ms: 0,
             batch_ts: Vec::new(),
+            arrivals: Vec::new(),
             pending: std::collections::VecDeque::new(),
             first_at: None,
             last_at: None,
@@ -601,7 +651,9 @@ impl Runner {
             if left.is_zero() {
                 break;
             }
+            let t = Instant::now();
             let polled = self.consumer.poll(left);
+            self.stats.time.poll_ms += ms(t);
             if self.owned.is_some() && self.consumer.context().has_events() {
                 // The assignment changed during this poll: what it returned
                 // is read again after the rebuild.
@@ -628,6 +680,7 @@ impl Runner {
                     .filter(|t| *t >= self.latency_since_ms)
                 {
                     self.batch_ts.push(ts);
+                    self.arrivals.push((unix_ms() - ts).max(0) as u32);
                 }
             }
             msgs.push((family, m));
@@ -636,6 +689,7 @@ impl Runner {
         if n == 0 {
             return Ok(0);
         }
+        let applying = Instant::now();
         let records: Vec<(Family, &[u8], KafkaPos<'_>)> = msgs
             .iter()
             .map(|(f, m)| {
@@ -721,6 +775,7 @@ impl Runner {
         if self.first_at.is_none() {
             self.first_at = Some(start);
         }
+        self.stats.time.apply_ms += ms(applying);
         Ok(n)
     }
 
@@ -828,6 +883,8 @@ impl Runner {
         let t = Instant::now();
         let f = self.engine.flush()?;
         self.log_alerts(&f.alerts)?;
+        self.stats.time.score_ms += ms(t);
+        let publishing = Instant::now();
         if let Some(m) = &self.metrics {
             if f.rescored > 0 {
                 m.scored_batch(f.rescored as u64, t.elapsed());
@@ -849,10 +906,11 @@ impl Runner {
         }
         self.stats.scores_published += f.records.len() as u64;
         self.send_relations(&f.relations)?;
-        self.producer.poll(Duration::ZERO);
+        serve_deliveries(&self.producer);
         if self.latencies.is_some() {
             self.settle_latencies();
         }
+        self.stats.time.publish_ms += ms(publishing);
         Ok(())
     }
 
@@ -865,11 +923,9 @@ impl Runner {
             let upto = self.producer.context().enqueued.load(Ordering::Relaxed);
             self.pending.push_back((upto, ts));
         }
-        self.producer.poll(Duration::ZERO);
+        serve_deliveries(&self.producer);
         let acked = self.producer.context().acked.load(Ordering::Relaxed);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = unix_ms();
         while self.pending.front().is_some_and(|(upto, _)| *upto <= acked) {
             if let (Some((_, ts)), Some(lat)) = (self.pending.pop_front(), self.latencies.as_mut())
             {
@@ -939,6 +995,7 @@ impl Runner {
             }
         }
         self.stats.checkpoints += 1;
+        self.stats.time.checkpoint_ms += ms(t);
         self.last_checkpoint = Instant::now();
         if let Some(m) = &self.metrics {
             m.checkpoint_written(t.elapsed());

@@ -1,15 +1,19 @@
 //! `tidewatch bench stream`: the engine end to end on a broker.
 //!
-//! 1. Generates a population with about N events and produces it to fresh
-//!    topics (the producer's rate).
-//! 2. Runs the engine over them from a fresh checkpoint: consume → decode →
-//!    apply → rescore → produce, events/s from the first record read to the
-//!    last batch published.
-//! 3. Measures the broker alone for the same reads and writes with a plain
+//! The events of a generated population are put in time order (by
+//! `occurred_on`), as a live feed delivers them, and split in two: the
+//! first N are the backlog, the rest the live feed.
+//!
+//! 1. Produces the backlog to fresh topics (the producer's rate).
+//! 2. Measures the broker alone for the same reads and writes with a plain
 //!    rdkafka client.
-//! 4. Offers events at a fixed rate to a running engine and reports the
+//! 3. Runs the engine over the backlog from an empty checkpoint: consume →
+//!    decode → apply → rescore → produce, events/s from the first record
+//!    read to the last batch published.
+//! 4. Restarts the engine on that checkpoint (it holds the whole
+//!    population) and offers the live feed at a fixed rate: the
 //!    event-to-score latency distribution (producer timestamp → the score
-//!    acknowledged by the broker).
+//!    acknowledged by the broker), and how long records waited to be read.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,9 +21,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use tidewatch_kafka::bench::{self, Line};
 use tidewatch_kafka::config::AsOf;
-use tidewatch_kafka::runner::Runner;
-use tidewatch_kafka::{bench, produce, Config, Topics};
+use tidewatch_kafka::runner::{LoopTimes, Runner};
+use tidewatch_kafka::{produce, Config, Topics};
 use tidewatch_model::Family;
 use tidewatch_seedgen::{generate_to_dir, SeedConfig};
 
@@ -34,9 +39,8 @@ pub struct StreamBench {
     pub pipelines: std::path::PathBuf,
 }
 
-/// (index of the family in `Family::ALL`, key, record bytes).
-type Line = (usize, Option<String>, Vec<u8>);
-
+/// Every record of the population in time order (stable: a day's records
+/// keep their files' order, registrations first).
 fn lines_of(dir: &Path) -> anyhow::Result<Vec<Line>> {
     let mut out = Vec::new();
     for f in [
@@ -51,7 +55,28 @@ fn lines_of(dir: &Path) -> anyhow::Result<Vec<Line>> {
         })
         .with_context(|| format!("reading {}", path.display()))?;
     }
+    out.sort_by_cached_key(|(_, _, b)| occurred_on(b));
     Ok(out)
+}
+
+/// The `occurred_on` date of a generated record, as its bytes (ISO dates
+/// sort as bytes).
+fn occurred_on(line: &[u8]) -> [u8; 10] {
+    const FIELD: &[u8] = b"\"occurred_on\":\"";
+    let mut day = [0u8; 10];
+    if let Some(i) = line.windows(FIELD.len()).position(|w| w == FIELD) {
+        if let Some(d) = line.get(i + FIELD.len()..i + FIELD.len() + 10) {
+            day.copy_from_slice(d);
+        }
+    }
+    day
+}
+
+fn times(t: &LoopTimes) -> String {
+    format!(
+        "poll {:.0} ms, apply {:.0} ms, score {:.0} ms, publish {:.0} ms, checkpoint {:.0} ms",
+        t.poll_ms, t.apply_ms, t.score_ms, t.publish_ms, t.checkpoint_ms
+    )
 }
 
 fn pct(sorted: &[u32], p: f64) -> u32 {
@@ -63,22 +88,30 @@ fn pct(sorted: &[u32], p: f64) -> u32 {
 }
 
 pub fn run(b: StreamBench) -> anyhow::Result<()> {
+    // The first seconds of the live feed are a warm-up (the engine's first
+    // fetches after its restart): offered, not measured.
+    let warmup = 2.0;
+    let live = (b.rate as f64 * (warmup + b.seconds)).ceil() as u64;
     let tmp = tempfile::tempdir()?;
     let seeds = tmp.path().join("events");
     // The generator's rate is about 7.8 events per entity over 36 months.
     let cfg_seed = SeedConfig {
-        entities: (b.events as f64 / 7.8).ceil().max(10.0) as u64,
+        entities: ((b.events + live) as f64 / 7.8).ceil().max(10.0) as u64,
         bad_records: false,
         ..SeedConfig::default()
     };
     let t = Instant::now();
     generate_to_dir(&cfg_seed, &seeds)?;
     let lines = lines_of(&seeds)?;
-    let n = lines.len() as u64;
+    let split = lines.len().saturating_sub(live as usize);
+    let (backlog, feed) = lines.split_at(split);
+    let n = backlog.len() as u64;
     println!(
-        "generated {n} events for {} entities in {:.1} s",
+        "generated {} events for {} entities in {:.1} s: a backlog of {n}, then {} live",
+        lines.len(),
         cfg_seed.entities,
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        feed.len()
     );
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -89,19 +122,18 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
     cfg.kafka.topic_prefix = format!("bench-{stamp}.");
     cfg.engine.as_of = AsOf::Fixed(cfg_seed.as_of);
     cfg.engine.checkpoint_dir = tmp.path().join("state");
+    cfg.engine.pipelines = b.pipelines.clone();
     cfg.engine.checkpoint_interval_ms = 5000;
     cfg.engine.catch_up_idle_ms = 1500;
     cfg.check()?;
     let topics = Topics::new(&cfg.kafka.topic_prefix);
-
     let policy = load_policy(&b.pipelines)?;
-    // 1. Fill the topics.
-    let p = produce::produce_dir(&cfg.kafka, &topics, &seeds)?;
+
+    // 1. The backlog.
+    let secs = bench::fill(&cfg.kafka, &topics, backlog)?;
     println!(
-        "produce: {} records in {:.2} s = {:.0} records/s",
-        p.records,
-        p.seconds,
-        p.records as f64 / p.seconds
+        "produce: {n} records in {secs:.2} s = {:.0} records/s",
+        n as f64 / secs
     );
 
     // 2. The broker alone, for the same reads and (about) the same writes:
@@ -119,7 +151,7 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         "broker alone (plain rdkafka client: read {n}, write {writes}): {plain:.2} s = {plain_rate:.0} events/s"
     );
 
-    // 3. The engine over the same topics.
+    // 3. The engine over the backlog.
     let mut runner = Runner::open(cfg.clone(), policy.clone())?;
     runner.catch_up()?;
     let s = runner.stats.clone();
@@ -132,42 +164,52 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         "engine: {} records consumed, {} rescorings, {} scores published, {} checkpoints in {:.2} s = {:.0} events/s end to end",
         s.consumed, s.rescored, s.scores_published, s.checkpoints, busy, engine_rate
     );
+    println!("  engine time: {}", times(&s.time));
     drop(runner);
     println!(
         "engine = {:.0}% of the broker-alone rate",
         100.0 * engine_rate / plain_rate
     );
 
-    // 4. Latency at a fixed offered rate, on fresh topics.
+    // 4. The live feed at a fixed rate, to the engine restarted on its
+    // checkpoint.
     let mut lcfg = cfg.clone();
-    lcfg.kafka.topic_prefix = format!("bench-{stamp}-latency.");
-    lcfg.engine.checkpoint_dir = tmp.path().join("state-latency");
     lcfg.engine.latency_ms = 20;
-    let ltopics = Topics::new(&lcfg.kafka.topic_prefix);
-    tidewatch_kafka::topics::ensure(&lcfg.kafka, &ltopics)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let t = Instant::now();
     let mut runner = Runner::open(lcfg.clone(), policy)?;
+    println!(
+        "engine restarted: {} records replayed from the checkpoint in {:.2} s",
+        runner.stats.restored_records,
+        t.elapsed().as_secs_f64()
+    );
     runner.latencies = Some(Vec::new());
-    // The first seconds are a warm-up (the engine's first fetches, the
-    // backlog check at start): offered, not measured.
-    let warmup = 2.0;
-    runner.latency_since_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    runner.latency_since_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
         + (warmup * 1000.0) as i64;
+    let stop = Arc::new(AtomicBool::new(false));
     let st = stop.clone();
     let engine = std::thread::spawn(move || -> anyhow::Result<Runner> {
         runner.serve(&st)?;
         Ok(runner)
     });
-    let sent = bench::paced(&lcfg.kafka, &ltopics, &lines, b.rate, warmup + b.seconds)?;
+    let sent = bench::paced(&lcfg.kafka, &topics, feed, b.rate, warmup + b.seconds)?;
     // Let the engine drain what is in flight.
     std::thread::sleep(Duration::from_millis(1500));
     stop.store(true, Ordering::Relaxed);
-    let runner = engine
+    let mut runner = engine
         .join()
         .map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
-    let mut lat = runner.latencies.unwrap_or_default();
+    let s = &runner.stats;
+    println!(
+        "  engine: {} rescorings, {} scores, {} alerts published; time: {}",
+        s.rescored,
+        s.scores_published,
+        s.alerts_published,
+        times(&s.time)
+    );
+    runner.arrivals.sort_unstable();
+    let mut lat = runner.latencies.take().unwrap_or_default();
     lat.sort_unstable();
     println!(
         "latency at {} events/s offered for {:.0} s after a {warmup:.0} s warm-up ({sent} events, {} measured): p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
@@ -178,6 +220,14 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         pct(&lat, 0.90),
         pct(&lat, 0.99),
         lat.last().copied().unwrap_or(0)
+    );
+    let a = &runner.arrivals;
+    println!(
+        "  of which waiting to be read: p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        pct(a, 0.50),
+        pct(a, 0.90),
+        pct(a, 0.99),
+        a.last().copied().unwrap_or(0)
     );
     Ok(())
 }
