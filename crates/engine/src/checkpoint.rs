@@ -60,6 +60,9 @@ pub struct Checkpoint {
     /// (written and synced before this file), when the engine keeps lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lists_file: Option<String>,
+    /// Files of changes to that list state, in the order they apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lists_changes: Vec<String>,
     /// Held records whose grace period ran out (rejected, published to
     /// `dead-letter`): they are in the log, and restoring drops them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -82,6 +85,19 @@ pub struct CheckpointDir {
     log_len: u64,
     log_records: u64,
     seq: u64,
+    /// The whole list state on disk and the changes written after it,
+    /// with their sizes in bytes.
+    lists_file: Option<(String, u64)>,
+    lists_changes: Vec<(String, u64)>,
+}
+
+/// The list state a checkpoint writes.
+#[derive(Debug, Clone, Copy)]
+pub enum ListsWrite<'a> {
+    /// All of it.
+    Whole(&'a [u8]),
+    /// What changed since the previous checkpoint's.
+    Changes(&'a [u8]),
 }
 
 /// Where a record came from, borrowed: what a frame stores of its source.
@@ -186,6 +202,8 @@ pub struct Restored {
     pub records: Vec<LoggedRecord>,
     /// The list state the checkpoint names, as written.
     pub lists: Option<Vec<u8>>,
+    /// The changes to it, in order, as written.
+    pub lists_changes: Vec<Vec<u8>>,
 }
 
 fn fsync_dir(dir: &Path) -> anyhow::Result<()> {
@@ -262,23 +280,44 @@ impl CheckpointDir {
         }
         file.seek(SeekFrom::End(0))?;
         let seq = checkpoint.as_ref().map_or(0, |c| c.seq);
+        let read_named = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).with_context(|| {
+                format!(
+                    "reading {}, which {} names",
+                    path.display(),
+                    cp_path.display()
+                )
+            })
+        };
         let lists = match checkpoint.as_ref().and_then(|c| c.lists_file.as_ref()) {
-            Some(name) => {
-                let path = dir.join(name);
-                Some(std::fs::read(&path).with_context(|| {
-                    format!(
-                        "reading {}, which {} names",
-                        path.display(),
-                        cp_path.display()
-                    )
-                })?)
-            }
+            Some(name) => Some(read_named(name)?),
             None => None,
         };
+        let lists_changes = match &checkpoint {
+            Some(c) => c
+                .lists_changes
+                .iter()
+                .map(|n| read_named(n))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        let lists_file = checkpoint
+            .as_ref()
+            .and_then(|c| c.lists_file.clone())
+            .zip(lists.as_ref().map(|b| b.len() as u64));
+        let lists_changes_sizes: Vec<(String, u64)> = checkpoint
+            .as_ref()
+            .map(|c| c.lists_changes.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .zip(lists_changes.iter().map(|b| b.len() as u64))
+            .collect();
         let restored = checkpoint.map(|checkpoint| Restored {
             checkpoint,
             records,
             lists,
+            lists_changes,
         });
         let (log_len, log_records) = restored
             .as_ref()
@@ -290,6 +329,8 @@ impl CheckpointDir {
                 log_len,
                 log_records,
                 seq,
+                lists_file,
+                lists_changes: lists_changes_sizes,
             },
             restored,
         ))
@@ -315,7 +356,7 @@ impl CheckpointDir {
         offsets: Vec<PartitionOffset>,
         rejected_by_family: &BTreeMap<String, BTreeMap<String, u64>>,
         policy_digest: &str,
-        lists: Option<&[u8]>,
+        lists: Option<ListsWrite<'_>>,
         expired_held: &[SourcePos],
     ) -> anyhow::Result<Checkpoint> {
         self.log.flush()?;
@@ -324,22 +365,39 @@ impl CheckpointDir {
             .sync_data()
             .context("syncing the record log")?;
         self.seq += 1;
-        // The list state goes to a file of its own, named by the sequence
-        // number: the checkpoint file names it, so replacing the checkpoint
-        // switches both at once.
-        let lists_file = match lists {
-            Some(bytes) => {
-                let name = format!("lists-{}.json", self.seq);
+        // The list state goes to files of its own, named by the sequence
+        // number: the checkpoint file names them, so replacing the
+        // checkpoint switches to them at once.
+        match lists {
+            None => {
+                self.lists_file = None;
+                self.lists_changes.clear();
+            }
+            Some(w) => {
+                let (name, bytes) = match w {
+                    ListsWrite::Whole(b) => (format!("lists-{}.json", self.seq), b),
+                    ListsWrite::Changes(b) => {
+                        if self.lists_file.is_none() {
+                            bail!("list changes without a whole list state to apply them to");
+                        }
+                        (format!("lists-{}.changes.json", self.seq), b)
+                    }
+                };
                 let path = self.dir.join(&name);
-                let mut f =
-                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                let mut f = File::create(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
                 f.write_all(bytes)?;
                 f.sync_all()
                     .with_context(|| format!("syncing {}", path.display()))?;
-                Some(name)
+                let entry = (name, bytes.len() as u64);
+                if let ListsWrite::Whole(_) = w {
+                    self.lists_file = Some(entry);
+                    self.lists_changes.clear();
+                } else {
+                    self.lists_changes.push(entry);
+                }
             }
-            None => None,
-        };
+        }
         let mut offsets = offsets;
         offsets.sort();
         let cp = Checkpoint {
@@ -354,7 +412,8 @@ impl CheckpointDir {
             written_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-            lists_file,
+            lists_file: self.lists_file.as_ref().map(|(n, _)| n.clone()),
+            lists_changes: self.lists_changes.iter().map(|(n, _)| n.clone()).collect(),
             expired_held: expired_held.to_vec(),
         };
         let tmp = self.dir.join(format!("{CHECKPOINT}.tmp"));
@@ -368,22 +427,37 @@ impl CheckpointDir {
         std::fs::rename(&tmp, self.dir.join(CHECKPOINT))
             .with_context(|| format!("replacing {}", self.dir.join(CHECKPOINT).display()))?;
         fsync_dir(&self.dir)?;
-        self.remove_old_lists(cp.lists_file.as_deref());
+        self.remove_old_lists(&cp);
         Ok(cp)
+    }
+
+    /// Whether the next list state written should be whole: there is none
+    /// on disk, or the changes written since add up to half its size (a
+    /// restore then reads at most one and a half times the state), or to
+    /// 64 files.
+    pub fn wants_whole_lists(&self) -> bool {
+        let changes: u64 = self.lists_changes.iter().map(|(_, n)| n).sum();
+        match &self.lists_file {
+            None => true,
+            Some((_, whole)) => changes >= whole / 2 || self.lists_changes.len() >= 64,
+        }
     }
 }
 
 impl CheckpointDir {
-    /// Removes list files other than the current one (best effort: a file
-    /// left behind is only disk space).
-    fn remove_old_lists(&self, keep: Option<&str>) {
+    /// Removes list files the checkpoint does not name (best effort: a
+    /// file left behind is only disk space).
+    fn remove_old_lists(&self, cp: &Checkpoint) {
+        let keep = |name: &str| {
+            cp.lists_file.as_deref() == Some(name) || cp.lists_changes.iter().any(|c| c == name)
+        };
         let Ok(rd) = std::fs::read_dir(&self.dir) else {
             return;
         };
         for e in rd.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with("lists-") && name.ends_with(".json") && Some(name) != keep {
+            if name.starts_with("lists-") && name.ends_with(".json") && !keep(name) {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -457,8 +531,15 @@ mod tests {
             partition: 3,
             next: 3,
         }];
-        cp.commit(d, off.clone(), &BTreeMap::new(), "p", Some(b"L1"), &[])
-            .unwrap();
+        cp.commit(
+            d,
+            off.clone(),
+            &BTreeMap::new(),
+            "p",
+            Some(ListsWrite::Whole(b"L1")),
+            &[],
+        )
+        .unwrap();
         // Appended after the checkpoint, then a crash: not restored.
         let r = rec(3);
         cp.append(r.family, &r.source, &r.bytes).unwrap();
@@ -473,8 +554,15 @@ mod tests {
         // Appending continues after the restored prefix.
         let r = rec(9);
         cp.append(r.family, &r.source, &r.bytes).unwrap();
-        cp.commit(d, off, &BTreeMap::new(), "p", Some(b"L2"), &[])
-            .unwrap();
+        cp.commit(
+            d,
+            off,
+            &BTreeMap::new(),
+            "p",
+            Some(ListsWrite::Whole(b"L2")),
+            &[],
+        )
+        .unwrap();
         drop(cp);
         let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
         let got = restored.unwrap();
@@ -483,5 +571,47 @@ mod tests {
         assert_eq!(got.lists.as_deref(), Some(&b"L2"[..]));
         assert!(!tmp.path().join("lists-1.json").exists());
         assert_eq!(got.records, vec![rec(0), rec(1), rec(2), rec(9)],);
+    }
+
+    #[test]
+    fn list_changes_chain_on_the_whole_state_until_it_is_written_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
+        let commit = |cp: &mut CheckpointDir, w: Option<ListsWrite<'_>>| {
+            cp.commit(d, Vec::new(), &BTreeMap::new(), "p", w, &[])
+        };
+        assert!(cp.wants_whole_lists());
+        assert!(commit(&mut cp, Some(ListsWrite::Changes(b"c"))).is_err());
+        let whole = [b'W'; 100];
+        commit(&mut cp, Some(ListsWrite::Whole(&whole))).unwrap();
+        assert!(!cp.wants_whole_lists());
+        commit(&mut cp, Some(ListsWrite::Changes(&[b'a'; 20]))).unwrap();
+        commit(&mut cp, Some(ListsWrite::Changes(&[b'b'; 20]))).unwrap();
+        assert!(!cp.wants_whole_lists());
+        drop(cp);
+        let (mut cp, restored) = CheckpointDir::open(tmp.path()).unwrap();
+        let r = restored.unwrap();
+        assert_eq!(r.lists.as_deref(), Some(&whole[..]));
+        assert_eq!(r.lists_changes, vec![vec![b'a'; 20], vec![b'b'; 20]]);
+        // Half the whole state's size in changes: the next is whole.
+        commit(&mut cp, Some(ListsWrite::Changes(&[b'c'; 10]))).unwrap();
+        assert!(cp.wants_whole_lists());
+        commit(&mut cp, Some(ListsWrite::Whole(b"W2"))).unwrap();
+        let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
+        let r = restored.unwrap();
+        assert_eq!(r.lists.as_deref(), Some(&b"W2"[..]));
+        assert!(r.lists_changes.is_empty());
+        let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("lists-"))
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![format!("lists-{}.json", r.checkpoint.seq)]);
+        // Without lists the checkpoint names none.
+        let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
+        let c = commit(&mut cp, None).unwrap();
+        assert!(c.lists_file.is_none() && c.lists_changes.is_empty());
     }
 }

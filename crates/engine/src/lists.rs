@@ -16,7 +16,7 @@
 //! arriving got that warning, even if a batch run over all the events
 //! finds it already listed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -75,6 +75,74 @@ pub struct ListsSnapshot {
     pub alerts_logged: u64,
 }
 
+/// What changed in the lists since the previous snapshot or changes were
+/// written: a checkpoint writes these instead of the whole state while the
+/// whole state on disk plus its changes stay smaller than twice the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListsChanges {
+    pub as_of: Option<NaiveDate>,
+    pub rules_version: String,
+    pub alerts_logged: u64,
+    /// The lists of every entity that changed, by USCC (`None`: it has
+    /// none any more).
+    pub entities: BTreeMap<String, Option<EntityLists>>,
+}
+
+impl ListsSnapshot {
+    /// The snapshot these changes were taken after, brought up to them.
+    pub fn apply(&mut self, c: ListsChanges) {
+        self.state.as_of = c.as_of;
+        self.state.rules_version = c.rules_version;
+        self.alerts_logged = c.alerts_logged;
+        for (uscc, e) in c.entities {
+            self.state.put(&uscc, e);
+        }
+    }
+}
+
+/// Writes a map whose entries come from an iterator (serde writes a
+/// `BTreeMap` or `HashMap` the same way).
+struct MapOf<F>(F);
+
+impl<F, I, K, V> Serialize for MapOf<F>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = (K, V)>,
+    K: Serialize,
+    V: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map((self.0)())
+    }
+}
+
+/// [`ListsSnapshot`] as it serializes, borrowing from the lists.
+#[derive(Serialize)]
+struct SnapshotView<'a, E: Serialize, P: Serialize> {
+    state: StateView<'a, E>,
+    previous_as_of: Option<NaiveDate>,
+    previous: P,
+    alerts_logged: u64,
+}
+
+/// [`ListState`] as it serializes, with the parked entities.
+#[derive(Serialize)]
+struct StateView<'a, E: Serialize> {
+    format: u32,
+    as_of: Option<NaiveDate>,
+    rules_version: &'a str,
+    entities: E,
+}
+
+/// [`ListsChanges`] as it serializes.
+#[derive(Serialize)]
+struct ChangesView<'a, E: Serialize> {
+    as_of: Option<NaiveDate>,
+    rules_version: &'a str,
+    alerts_logged: u64,
+    entities: E,
+}
+
 /// The lists of the engine.
 #[derive(Debug)]
 pub struct Lists {
@@ -88,6 +156,11 @@ pub struct Lists {
     /// See [`Lists::park_others`].
     parked: BTreeMap<String, tidewatch_alerts::EntityLists>,
     parked_previous: HashMap<String, Vec<FieldScore>>,
+    /// Entities whose lists changed since the last snapshot or changes.
+    touched: BTreeSet<String>,
+    /// Something besides the entities' lists changed (the previous scores,
+    /// what is parked): only a whole snapshot says it.
+    whole_due: bool,
 }
 
 impl Lists {
@@ -105,6 +178,8 @@ impl Lists {
             data_since: None,
             parked: BTreeMap::new(),
             parked_previous: HashMap::new(),
+            touched: BTreeSet::new(),
+            whole_due: true,
         }
     }
 
@@ -126,6 +201,8 @@ impl Lists {
             data_since: tidewatch_alerts::data_since(store.entities()),
             parked: BTreeMap::new(),
             parked_previous: HashMap::new(),
+            touched: BTreeSet::new(),
+            whole_due: false,
         }
     }
 
@@ -145,6 +222,7 @@ impl Lists {
             .partition(|(u, _)| held(u));
         self.previous = keep;
         self.parked_previous.extend(park);
+        self.whole_due = true;
     }
 
     pub fn rules(&self) -> &Rules {
@@ -173,6 +251,70 @@ impl Lists {
         }
     }
 
+    /// Whether only a whole snapshot can say what changed since the last
+    /// one (see [`Lists::changes`]).
+    pub fn whole_due(&self) -> bool {
+        self.whole_due
+    }
+
+    /// What changed since the last snapshot or changes were written; valid
+    /// only when [`Lists::whole_due`] is false.
+    pub fn changes(&self, alerts_logged: u64) -> ListsChanges {
+        ListsChanges {
+            as_of: self.state.as_of,
+            rules_version: self.state.rules_version.clone(),
+            alerts_logged,
+            entities: self
+                .touched
+                .iter()
+                .map(|u| (u.clone(), self.state.entities.get(u).cloned()))
+                .collect(),
+        }
+    }
+
+    /// [`Lists::snapshot`] as JSON, written from the lists themselves (a
+    /// copy of a large population's lists cost as much as writing them).
+    pub fn snapshot_json(&self, alerts_logged: u64) -> serde_json::Result<Vec<u8>> {
+        let st = &self.state;
+        serde_json::to_vec(&SnapshotView {
+            state: StateView {
+                format: st.format,
+                as_of: st.as_of,
+                rules_version: &st.rules_version,
+                entities: MapOf(|| st.entities.iter().chain(&self.parked)),
+            },
+            previous_as_of: self.previous_as_of,
+            previous: MapOf(|| {
+                self.previous
+                    .iter()
+                    .chain(&self.parked_previous)
+                    .map(|(u, s)| (u, keep(s)))
+            }),
+            alerts_logged,
+        })
+    }
+
+    /// [`Lists::changes`] as JSON, written from the lists themselves.
+    pub fn changes_json(&self, alerts_logged: u64) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&ChangesView {
+            as_of: self.state.as_of,
+            rules_version: &self.state.rules_version,
+            alerts_logged,
+            entities: MapOf(|| {
+                self.touched
+                    .iter()
+                    .map(|u| (u, self.state.entities.get(u)))
+            }),
+        })
+    }
+
+    /// A snapshot or changes were written (durably): the next changes
+    /// start from here.
+    pub fn written(&mut self) {
+        self.touched.clear();
+        self.whole_due = false;
+    }
+
     /// Takes alerts that were logged but that the state does not know
     /// (written after the last checkpoint): their ids count as announced
     /// and their entity sequence numbers as used, so a replay neither
@@ -193,6 +335,7 @@ impl Lists {
                 });
             e.announced.insert(a.id.clone());
             e.seq = e.seq.max(a.entity_seq);
+            self.touched.insert(a.entity.uscc.clone());
         }
     }
 
@@ -208,6 +351,7 @@ impl Lists {
             .filter_map(|(i, s)| Some((ents.get(i)?.uscc.to_string(), s.clone())))
             .collect();
         self.previous_as_of = Some(old);
+        self.whole_due = true;
     }
 
     /// Entities `changed` got new events: the first day of the data only
@@ -283,7 +427,10 @@ impl Lists {
         let mut alerts = Vec::new();
         for (uscc, d) in done {
             alerts.extend(d.alerts);
-            self.state.put(uscc, d.state);
+            if self.state.entity(uscc) != d.state.as_ref() {
+                self.touched.insert(uscc.to_owned());
+                self.state.put(uscc, d.state);
+            }
         }
         self.state.as_of = Some(as_of);
         alerts.sort_by(|a, b| {

@@ -34,9 +34,9 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
 use tidewatch_alerts::{LoggedAlert, Rules};
 use tidewatch_engine::checkpoint::{
-    family_name, reason_code, CheckpointDir, PartitionOffset, SourceRef,
+    family_name, reason_code, CheckpointDir, ListsWrite, PartitionOffset, SourceRef,
 };
-use tidewatch_engine::lists::{Lists, ListsSnapshot};
+use tidewatch_engine::lists::{Lists, ListsChanges, ListsSnapshot};
 use tidewatch_engine::pipeline::Pipeline;
 use tidewatch_engine::records::ScoreRecord;
 use tidewatch_engine::stream::Engine;
@@ -106,6 +106,36 @@ pub(crate) fn serve_deliveries(producer: &BaseProducer<Deliveries>) {
         if producer.context().acked.load(Ordering::Relaxed) == before {
             return;
         }
+    }
+}
+
+/// Sends everything queued and waits until the broker acknowledged it.
+/// rdkafka's `flush` waits in slices of 100 ms, so a flush of outputs that
+/// were acknowledged a millisecond later still took 100 ms: this one
+/// checks every millisecond.
+pub(crate) fn await_deliveries(
+    producer: &BaseProducer<Deliveries>,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        // With a zero timeout librdkafka only sends what lingers, at once.
+        match producer.flush(Duration::ZERO) {
+            Ok(()) => {
+                serve_deliveries(producer);
+                return Ok(());
+            }
+            Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        serve_deliveries(producer);
+        if start.elapsed() >= timeout {
+            bail!(
+                "{} records were not acknowledged within {timeout:?}",
+                producer.in_flight_count()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -938,9 +968,9 @@ impl Runner {
     /// and commits its offsets to the group.
     pub fn checkpoint(&mut self) -> anyhow::Result<()> {
         let t = Instant::now();
-        self.producer
-            .flush(Duration::from_secs(120))
+        await_deliveries(&self.producer, Duration::from_secs(120))
             .context("waiting for the broker to acknowledge outputs")?;
+        let acked_ms = ms(t);
         let failed = self.producer.context().failed_count();
         if failed > 0 {
             let last = self
@@ -963,19 +993,46 @@ impl Runner {
                 next: n,
             })
             .collect();
+        let lists_at = Instant::now();
+        // The whole list state, or only what changed since the last
+        // checkpoint (the whole state of a large population takes most of
+        // a second to write).
         let lists = match (self.engine.lists(), &self.alert_log) {
-            (Some(l), Some(log)) => Some(serde_json::to_vec(&l.snapshot(log.last_seq()))?),
+            (Some(l), Some(log)) if l.whole_due() || self.cp.wants_whole_lists() => {
+                Some((true, l.snapshot_json(log.last_seq())?))
+            }
+            (Some(l), Some(log)) => Some((false, l.changes_json(log.last_seq())?)),
             _ => None,
         };
+        let lists_ms = ms(lists_at);
+        let commit_at = Instant::now();
         let cp = self.cp.commit(
             self.engine.as_of(),
             offsets.clone(),
             &self.rejected,
             &self.engine.policy().digest,
-            lists.as_deref(),
+            lists.as_ref().map(|(whole, b)| {
+                if *whole {
+                    ListsWrite::Whole(b)
+                } else {
+                    ListsWrite::Changes(b)
+                }
+            }),
             &self.expired_held,
         )?;
-        debug!(seq = cp.seq, records = cp.log_records, "checkpoint written");
+        if let Some(l) = self.engine.lists_mut() {
+            l.written();
+        }
+        debug!(
+            seq = cp.seq,
+            records = cp.log_records,
+            acked_ms,
+            lists_ms,
+            lists_bytes = lists.as_ref().map_or(0, |(_, b)| b.len()),
+            whole = lists.as_ref().is_some_and(|(w, _)| *w),
+            commit_ms = ms(commit_at),
+            "checkpoint written"
+        );
         self.consumer.context().set_starts(&self.next);
         if self.owned.is_some() && self.last_group_check.elapsed() >= Duration::from_secs(5) {
             self.check_assignment();
@@ -1084,8 +1141,7 @@ impl Runner {
         for d in self.engine.pipe.finish() {
             self.publish_dead(d)?;
         }
-        self.producer
-            .flush(Duration::from_secs(120))
+        await_deliveries(&self.producer, Duration::from_secs(120))
             .context("waiting for the broker to acknowledge dead letters")?;
         Ok(())
     }
@@ -1290,13 +1346,20 @@ fn restore(
                 next.insert((o.topic.clone(), o.partition), o.next);
             }
             if let Some(bytes) = &r.lists {
-                let snap: ListsSnapshot = serde_json::from_slice(bytes).with_context(|| {
+                let unreadable = || {
                     format!(
                         "the list state of checkpoint {} in {} is unreadable",
                         c.seq,
                         cfg.engine.checkpoint_dir.display()
                     )
-                })?;
+                };
+                let mut snap: ListsSnapshot =
+                    serde_json::from_slice(bytes).with_context(unreadable)?;
+                for bytes in &r.lists_changes {
+                    let changes: ListsChanges =
+                        serde_json::from_slice(bytes).with_context(unreadable)?;
+                    snap.apply(changes);
+                }
                 restored_lists = Some(snap);
             }
             engine
