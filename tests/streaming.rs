@@ -10,7 +10,7 @@ mod kafka;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use kafka::{
@@ -179,7 +179,7 @@ fn killed_at_random_points_the_engine_loses_and_repeats_nothing() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let after = Duration::from_millis(400 + x % 1000);
+        let before = logged(&state);
         let mut child = serve_cmd(&prefix, &state, tmp.path())
             // Small batches and frequent checkpoints: many kill points.
             .env("TIDEWATCH_BATCH_MAX", "100")
@@ -188,7 +188,21 @@ fn killed_at_random_points_the_engine_loses_and_repeats_nothing() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("serve starts");
-        std::thread::sleep(after);
+        // Every other run is killed at a random point after its first
+        // checkpoint (past its start, reading), so that kills land while it
+        // is busy rather than after it read everything; the others at a
+        // random point from its start (restoring, or reading).
+        let start = Instant::now();
+        while round % 2 == 0
+            && before < accepted
+            && logged(&state) == before
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(
+            x % if round % 2 == 0 { 120 } else { 600 },
+        ));
         // SIGKILL: no chance to checkpoint or flush.
         child.kill().expect("kill");
         let o = child.wait_with_output().expect("wait");

@@ -384,8 +384,8 @@ impl CheckpointDir {
                     }
                 };
                 let path = self.dir.join(&name);
-                let mut f = File::create(&path)
-                    .with_context(|| format!("creating {}", path.display()))?;
+                let mut f =
+                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
                 f.write_all(bytes)?;
                 f.sync_all()
                     .with_context(|| format!("syncing {}", path.display()))?;

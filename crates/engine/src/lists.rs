@@ -300,11 +300,7 @@ impl Lists {
             as_of: self.state.as_of,
             rules_version: &self.state.rules_version,
             alerts_logged,
-            entities: MapOf(|| {
-                self.touched
-                    .iter()
-                    .map(|u| (u, self.state.entities.get(u)))
-            }),
+            entities: MapOf(|| self.touched.iter().map(|u| (u, self.state.entities.get(u)))),
         })
     }
 

@@ -76,7 +76,10 @@ fn the_whole_state_and_its_changes_give_the_whole_state() {
             changes += 1;
         }
         l.written();
-        assert!(on_disk.as_ref() == Some(&l.snapshot(logged)), "checkpoint {i}");
+        assert!(
+            on_disk.as_ref() == Some(&l.snapshot(logged)),
+            "checkpoint {i}"
+        );
     }
     assert!(alerts > 0, "the lists saw something");
     // The first checkpoint and the one after the as-of date moved.
