@@ -1205,6 +1205,12 @@ impl Runner {
         self.checkpoint()
     }
 
+    /// Waits until the broker acknowledged everything sent so far (after
+    /// a restart: the current records republished on restore).
+    pub fn await_outputs(&self) -> anyhow::Result<()> {
+        await_deliveries(&self.producer, Duration::from_secs(300))
+    }
+
     /// The state, for the output files of the one-shot job.
     pub fn into_parts(self) -> (Pipeline, Vec<DeadLetter>, LoopStats) {
         (self.engine.into_pipeline(), self.dead, self.stats)
