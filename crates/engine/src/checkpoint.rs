@@ -91,13 +91,25 @@ pub struct CheckpointDir {
     lists_changes: Vec<(String, u64)>,
 }
 
-/// The list state a checkpoint writes.
-#[derive(Debug, Clone, Copy)]
-pub enum ListsWrite<'a> {
+/// The list state a checkpoint writes, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListsWrite {
     /// All of it.
-    Whole(&'a [u8]),
+    Whole(Vec<u8>),
     /// What changed since the previous checkpoint's.
-    Changes(&'a [u8]),
+    Changes(Vec<u8>),
+}
+
+impl ListsWrite {
+    pub fn is_whole(&self) -> bool {
+        matches!(self, ListsWrite::Whole(_))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            ListsWrite::Whole(b) | ListsWrite::Changes(b) => b,
+        }
+    }
 }
 
 /// Where a record came from, borrowed: what a frame stores of its source.
@@ -280,39 +292,33 @@ impl CheckpointDir {
         }
         file.seek(SeekFrom::End(0))?;
         let seq = checkpoint.as_ref().map_or(0, |c| c.seq);
-        let read_named = |name: &str| {
+        // Each list file the checkpoint names, with its name.
+        let read_named = |name: &String| {
             let path = dir.join(name);
-            std::fs::read(&path).with_context(|| {
+            let bytes = std::fs::read(&path).with_context(|| {
                 format!(
                     "reading {}, which {} names",
                     path.display(),
                     cp_path.display()
                 )
-            })
+            })?;
+            anyhow::Ok((name.clone(), bytes))
         };
-        let lists = match checkpoint.as_ref().and_then(|c| c.lists_file.as_ref()) {
-            Some(name) => Some(read_named(name)?),
-            None => None,
-        };
-        let lists_changes = match &checkpoint {
-            Some(c) => c
-                .lists_changes
-                .iter()
-                .map(|n| read_named(n))
-                .collect::<anyhow::Result<Vec<_>>>()?,
-            None => Vec::new(),
-        };
-        let lists_file = checkpoint
+        let lists = checkpoint
             .as_ref()
-            .and_then(|c| c.lists_file.clone())
-            .zip(lists.as_ref().map(|b| b.len() as u64));
-        let lists_changes_sizes: Vec<(String, u64)> = checkpoint
-            .as_ref()
-            .map(|c| c.lists_changes.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .zip(lists_changes.iter().map(|b| b.len() as u64))
-            .collect();
+            .and_then(|c| c.lists_file.as_ref())
+            .map(read_named)
+            .transpose()?;
+        let lists_changes = checkpoint
+            .iter()
+            .flat_map(|c| &c.lists_changes)
+            .map(read_named)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let size = |(name, bytes): &(String, Vec<u8>)| (name.clone(), bytes.len() as u64);
+        let lists_file = lists.as_ref().map(size);
+        let lists_changes_sizes = lists_changes.iter().map(size).collect();
+        let lists = lists.map(|(_, b)| b);
+        let lists_changes = lists_changes.into_iter().map(|(_, b)| b).collect();
         let restored = checkpoint.map(|checkpoint| Restored {
             checkpoint,
             records,
@@ -356,7 +362,7 @@ impl CheckpointDir {
         offsets: Vec<PartitionOffset>,
         rejected_by_family: &BTreeMap<String, BTreeMap<String, u64>>,
         policy_digest: &str,
-        lists: Option<ListsWrite<'_>>,
+        lists: Option<&ListsWrite>,
         expired_held: &[SourcePos],
     ) -> anyhow::Result<Checkpoint> {
         self.log.flush()?;
@@ -374,23 +380,21 @@ impl CheckpointDir {
                 self.lists_changes.clear();
             }
             Some(w) => {
-                let (name, bytes) = match w {
-                    ListsWrite::Whole(b) => (format!("lists-{}.json", self.seq), b),
-                    ListsWrite::Changes(b) => {
-                        if self.lists_file.is_none() {
-                            bail!("list changes without a whole list state to apply them to");
-                        }
-                        (format!("lists-{}.changes.json", self.seq), b)
-                    }
+                let name = if w.is_whole() {
+                    format!("lists-{}.json", self.seq)
+                } else if self.lists_file.is_none() {
+                    bail!("list changes without a whole list state to apply them to");
+                } else {
+                    format!("lists-{}.changes.json", self.seq)
                 };
                 let path = self.dir.join(&name);
                 let mut f =
                     File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                f.write_all(bytes)?;
+                f.write_all(w.bytes())?;
                 f.sync_all()
                     .with_context(|| format!("syncing {}", path.display()))?;
-                let entry = (name, bytes.len() as u64);
-                if let ListsWrite::Whole(_) = w {
+                let entry = (name, w.bytes().len() as u64);
+                if w.is_whole() {
                     self.lists_file = Some(entry);
                     self.lists_changes.clear();
                 } else {
@@ -536,7 +540,7 @@ mod tests {
             off.clone(),
             &BTreeMap::new(),
             "p",
-            Some(ListsWrite::Whole(b"L1")),
+            Some(&ListsWrite::Whole(b"L1".to_vec())),
             &[],
         )
         .unwrap();
@@ -559,7 +563,7 @@ mod tests {
             off,
             &BTreeMap::new(),
             "p",
-            Some(ListsWrite::Whole(b"L2")),
+            Some(&ListsWrite::Whole(b"L2".to_vec())),
             &[],
         )
         .unwrap();
@@ -578,16 +582,16 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
         let d = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
-        let commit = |cp: &mut CheckpointDir, w: Option<ListsWrite<'_>>| {
-            cp.commit(d, Vec::new(), &BTreeMap::new(), "p", w, &[])
+        let commit = |cp: &mut CheckpointDir, w: Option<ListsWrite>| {
+            cp.commit(d, Vec::new(), &BTreeMap::new(), "p", w.as_ref(), &[])
         };
         assert!(cp.wants_whole_lists());
-        assert!(commit(&mut cp, Some(ListsWrite::Changes(b"c"))).is_err());
-        let whole = [b'W'; 100];
-        commit(&mut cp, Some(ListsWrite::Whole(&whole))).unwrap();
+        assert!(commit(&mut cp, Some(ListsWrite::Changes(b"c".to_vec()))).is_err());
+        let whole = vec![b'W'; 100];
+        commit(&mut cp, Some(ListsWrite::Whole(whole.clone()))).unwrap();
         assert!(!cp.wants_whole_lists());
-        commit(&mut cp, Some(ListsWrite::Changes(&[b'a'; 20]))).unwrap();
-        commit(&mut cp, Some(ListsWrite::Changes(&[b'b'; 20]))).unwrap();
+        commit(&mut cp, Some(ListsWrite::Changes(vec![b'a'; 20]))).unwrap();
+        commit(&mut cp, Some(ListsWrite::Changes(vec![b'b'; 20]))).unwrap();
         assert!(!cp.wants_whole_lists());
         drop(cp);
         let (mut cp, restored) = CheckpointDir::open(tmp.path()).unwrap();
@@ -595,9 +599,9 @@ mod tests {
         assert_eq!(r.lists.as_deref(), Some(&whole[..]));
         assert_eq!(r.lists_changes, vec![vec![b'a'; 20], vec![b'b'; 20]]);
         // Half the whole state's size in changes: the next is whole.
-        commit(&mut cp, Some(ListsWrite::Changes(&[b'c'; 10]))).unwrap();
+        commit(&mut cp, Some(ListsWrite::Changes(vec![b'c'; 10]))).unwrap();
         assert!(cp.wants_whole_lists());
-        commit(&mut cp, Some(ListsWrite::Whole(b"W2"))).unwrap();
+        commit(&mut cp, Some(ListsWrite::Whole(b"W2".to_vec()))).unwrap();
         let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
         let r = restored.unwrap();
         assert_eq!(r.lists.as_deref(), Some(&b"W2"[..]));

@@ -99,9 +99,7 @@ pub fn fill(cfg: &KafkaConfig, topics: &Topics, lines: &[Line]) -> anyhow::Resul
         let key = key.as_deref().unwrap_or("").as_bytes();
         Runner::send(&producer, inputs[*f].1, key, bytes)?;
     }
-    producer.flush(Duration::from_secs(300))?;
-    let failed = producer.context().failed_count();
-    anyhow::ensure!(failed == 0, "{failed} records were not acknowledged");
+    crate::produce::all_acknowledged(&producer)?;
     Ok(start.elapsed().as_secs_f64())
 }
 

@@ -49,6 +49,19 @@ pub(crate) fn bulk_producer(cfg: &KafkaConfig) -> anyhow::Result<BaseProducer<De
         .context("creating the Kafka producer")
 }
 
+/// Waits until the broker acknowledged every record sent, and fails if it
+/// refused any.
+pub(crate) fn all_acknowledged(producer: &BaseProducer<Deliveries>) -> anyhow::Result<()> {
+    crate::runner::await_deliveries(producer, Duration::from_secs(300))
+        .context("waiting for the broker to acknowledge")?;
+    let failed = producer.context().failed_count();
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} records were not acknowledged by the broker"
+    );
+    Ok(())
+}
+
 /// Produces `dir`'s `inspections.ndjson`, `complaints.ndjson` and
 /// `credit-records.ndjson` (registrations first, as a live feed mostly
 /// delivers them) to their topics, and waits for every acknowledgement.
@@ -96,14 +109,7 @@ pub fn produce_dir(cfg: &KafkaConfig, topics: &Topics, dir: &Path) -> anyhow::Re
             return Err(e);
         }
     }
-    producer
-        .flush(Duration::from_secs(300))
-        .context("waiting for the broker to acknowledge")?;
-    let failed = producer.context().failed_count();
-    anyhow::ensure!(
-        failed == 0,
-        "{failed} records were not acknowledged by the broker"
-    );
+    all_acknowledged(&producer)?;
     out.seconds = t.elapsed().as_secs_f64();
     Ok(out)
 }

@@ -175,7 +175,8 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn unix_ms() -> i64 {
+/// The wall clock in Unix milliseconds (what record timestamps count).
+pub fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -357,10 +358,9 @@ impl Runner {
         runner.publish_restored(r.republish, &r.late_alerts)?;
         if group {
             runner.consumer.context().set_starts(&runner.next);
-            let inputs: Vec<&str> = runner.topics.inputs().iter().map(|(_, t)| *t).collect();
             runner
                 .consumer
-                .subscribe(&inputs)
+                .subscribe(&runner.topics.input_names())
                 .context("joining the consumer group")?;
             info!(group = %runner.cfg.kafka.group_id, member = %runner.client_id, "joined the consumer group; waiting for partitions");
         } else {
@@ -530,11 +530,10 @@ impl Runner {
         if self.owned.is_none() {
             return Ok(false);
         }
-        let inputs: Vec<&str> = self.topics.inputs().iter().map(|(_, t)| *t).collect();
         let now = match self.consumer.context().take_events().last() {
             None => return Ok(false),
             Some(GroupEvent::Assigned(got)) => {
-                co_partitioned(got, &inputs).map_err(anyhow::Error::msg)?
+                co_partitioned(got, &self.topics.input_names()).map_err(anyhow::Error::msg)?
             }
             Some(GroupEvent::Revoked) => {
                 if self.owned.as_ref().is_some_and(BTreeSet::is_empty) {
@@ -638,9 +637,8 @@ impl Runner {
             if let Some(m) = &self.metrics {
                 m.group_assignment_mismatch();
             }
-            let inputs: Vec<&str> = self.topics.inputs().iter().map(|(_, t)| *t).collect();
             self.consumer.unsubscribe();
-            if let Err(e) = self.consumer.subscribe(&inputs) {
+            if let Err(e) = self.consumer.subscribe(&self.topics.input_names()) {
                 warn!("rejoining the consumer group: {e}");
             }
         }
@@ -999,9 +997,9 @@ impl Runner {
         // a second to write).
         let lists = match (self.engine.lists(), &self.alert_log) {
             (Some(l), Some(log)) if l.whole_due() || self.cp.wants_whole_lists() => {
-                Some((true, l.snapshot_json(log.last_seq())?))
+                Some(ListsWrite::Whole(l.snapshot_json(log.last_seq())?))
             }
-            (Some(l), Some(log)) => Some((false, l.changes_json(log.last_seq())?)),
+            (Some(l), Some(log)) => Some(ListsWrite::Changes(l.changes_json(log.last_seq())?)),
             _ => None,
         };
         let lists_ms = ms(lists_at);
@@ -1011,13 +1009,7 @@ impl Runner {
             offsets.clone(),
             &self.rejected,
             &self.engine.policy().digest,
-            lists.as_ref().map(|(whole, b)| {
-                if *whole {
-                    ListsWrite::Whole(b)
-                } else {
-                    ListsWrite::Changes(b)
-                }
-            }),
+            lists.as_ref(),
             &self.expired_held,
         )?;
         if let Some(l) = self.engine.lists_mut() {
@@ -1028,14 +1020,18 @@ impl Runner {
             records = cp.log_records,
             acked_ms,
             lists_ms,
-            lists_bytes = lists.as_ref().map_or(0, |(_, b)| b.len()),
-            whole = lists.as_ref().is_some_and(|(w, _)| *w),
+            lists_bytes = lists.as_ref().map_or(0, |w| w.bytes().len()),
+            whole = lists.as_ref().is_some_and(ListsWrite::is_whole),
             commit_ms = ms(commit_at),
             "checkpoint written"
         );
-        self.consumer.context().set_starts(&self.next);
-        if self.owned.is_some() && self.last_group_check.elapsed() >= Duration::from_secs(5) {
-            self.check_assignment();
+        if self.owned.is_some() {
+            // Where a rebalance hands this member a partition: its own
+            // checkpointed offsets.
+            self.consumer.context().set_starts(&self.next);
+            if self.last_group_check.elapsed() >= Duration::from_secs(5) {
+                self.check_assignment();
+            }
         }
         let offsets: Vec<PartitionOffset> = offsets
             .into_iter()
@@ -1426,22 +1422,7 @@ fn restore(
 /// A consumer of the whole `relations` topic, from its beginning: every
 /// member hears every other's relation facts.
 fn relations_reader(cfg: &Config, topic: &str) -> anyhow::Result<BaseConsumer> {
-    let consumer: BaseConsumer = cfg
-        .kafka
-        .client_config_with(&[
-            // Assigned, never subscribed or committed.
-            ("group.id", &format!("{}-relations", cfg.kafka.group_id)),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("fetch.wait.max.ms", "20"),
-        ])
-        .create()
-        .context("creating the relations consumer")?;
-    let parts = partition_count(&consumer, topic, &cfg.kafka.brokers)?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..parts {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-    }
+    let (consumer, tpl) = crate::snapshot::whole_topic(cfg, topic, "relations")?;
     consumer
         .assign(&tpl)
         .context("assigning the relations topic")?;

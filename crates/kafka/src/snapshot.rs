@@ -33,6 +33,32 @@ pub struct TopicRecord {
     pub payload: Vec<u8>,
 }
 
+/// A consumer for reading all of `topic` (its group, `<group_id>-<role>`,
+/// is never subscribed or committed: librdkafka only wants one), and every
+/// partition of the topic from its beginning, to assign.
+pub(crate) fn whole_topic(
+    cfg: &Config,
+    topic: &str,
+    role: &str,
+) -> anyhow::Result<(BaseConsumer, TopicPartitionList)> {
+    let consumer: BaseConsumer = cfg
+        .kafka
+        .client_config_with(&[
+            ("group.id", &format!("{}-{role}", cfg.kafka.group_id)),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("fetch.wait.max.ms", "20"),
+        ])
+        .create()
+        .with_context(|| format!("creating a consumer of {topic}"))?;
+    let parts = topics::partition_count(&consumer, topic, &cfg.kafka.brokers)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    Ok((consumer, tpl))
+}
+
 /// Calls `each` with every record of `topic`, partition by partition in
 /// offset order within a partition (partitions interleave). Returns how
 /// many records were read. A topic that does not exist is an error.
@@ -41,25 +67,10 @@ pub fn read_topic(
     topic: &str,
     mut each: impl FnMut(TopicRecord),
 ) -> anyhow::Result<u64> {
-    let brokers = &cfg.kafka.brokers;
-    let consumer: BaseConsumer = cfg
-        .kafka
-        .client_config_with(&[
-            // Assigned, never subscribed or committed: the group is unused
-            // but librdkafka wants one.
-            ("group.id", &format!("{}-reader", cfg.kafka.group_id)),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("fetch.wait.max.ms", "20"),
-        ])
-        .create()
-        .context("creating the Kafka consumer")?;
-    let parts = crate::topics::partition_count(&consumer, topic, brokers)?;
-    let mut tpl = TopicPartitionList::new();
+    let (consumer, tpl) = whole_topic(cfg, topic, "reader")?;
     let mut ends_q = TopicPartitionList::new();
-    for p in 0..parts {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-        ends_q.add_partition_offset(topic, p, Offset::End)?;
+    for e in tpl.elements() {
+        ends_q.add_partition_offset(topic, e.partition(), Offset::End)?;
     }
     let ends: BTreeMap<i32, i64> = consumer
         .offsets_for_times(ends_q, META_TIMEOUT)

@@ -57,6 +57,11 @@ impl Topics {
         Family::ALL.map(|f| (f, self.input(f)))
     }
 
+    /// The input topics' names (what the consumer group subscribes to).
+    pub fn input_names(&self) -> [&str; 3] {
+        Family::ALL.map(|f| self.input(f))
+    }
+
     pub fn family_of(&self, topic: &str) -> Option<Family> {
         Family::ALL.into_iter().find(|f| self.input(*f) == topic)
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use tidewatch_kafka::bench::{self, Line};
 use tidewatch_kafka::config::AsOf;
-use tidewatch_kafka::runner::{LoopTimes, Runner};
+use tidewatch_kafka::runner::{unix_ms, LoopTimes, Runner};
 use tidewatch_kafka::{produce, Config, Topics};
 use tidewatch_model::Family;
 use tidewatch_seedgen::{generate_to_dir, SeedConfig};
@@ -76,6 +76,17 @@ fn times(t: &LoopTimes) -> String {
     format!(
         "poll {:.0} ms, apply {:.0} ms, score {:.0} ms, publish {:.0} ms, checkpoint {:.0} ms",
         t.poll_ms, t.apply_ms, t.score_ms, t.publish_ms, t.checkpoint_ms
+    )
+}
+
+/// "p50 …, p90 …, p99 …, max …" of sorted milliseconds.
+fn spread(sorted: &[u32]) -> String {
+    format!(
+        "p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        pct(sorted, 0.50),
+        pct(sorted, 0.90),
+        pct(sorted, 0.99),
+        sorted.last().copied().unwrap_or(0)
     )
 }
 
@@ -194,10 +205,7 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
     runner.latencies = Some(Vec::new());
-    runner.latency_since_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-        + (warmup * 1000.0) as i64;
+    runner.latency_since_ms = unix_ms() + (warmup * 1000.0) as i64;
     let stop = Arc::new(AtomicBool::new(false));
     let st = stop.clone();
     let engine = std::thread::spawn(move || -> anyhow::Result<Runner> {
@@ -223,22 +231,15 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
     let mut lat = runner.latencies.take().unwrap_or_default();
     lat.sort_unstable();
     println!(
-        "latency at {} events/s offered for {:.0} s after a {warmup:.0} s warm-up ({sent} events, {} measured): p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        "latency at {} events/s offered for {:.0} s after a {warmup:.0} s warm-up ({sent} events, {} measured): {}",
         b.rate,
         b.seconds,
         lat.len(),
-        pct(&lat, 0.50),
-        pct(&lat, 0.90),
-        pct(&lat, 0.99),
-        lat.last().copied().unwrap_or(0)
+        spread(&lat)
     );
-    let a = &runner.arrivals;
     println!(
-        "  of which waiting to be read: p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
-        pct(a, 0.50),
-        pct(a, 0.90),
-        pct(a, 0.99),
-        a.last().copied().unwrap_or(0)
+        "  of which waiting to be read: {}",
+        spread(&runner.arrivals)
     );
     Ok(())
 }
