@@ -177,14 +177,176 @@ fn reasons_of(
         return String::new();
     };
     let mut out = String::new();
-    for r in rs[row].iter().filter(|r: &&Reason| !r.is_none()) {
-        if !out.is_empty() {
+    write_reasons(&mut out, model, &rs[row], table, row);
+    out
+}
+
+/// A row's reasons, "；"-separated, appended to `out`.
+fn write_reasons(
+    out: &mut String,
+    model: &tidewatch_scoring::Model,
+    reasons: &[Reason],
+    table: &FeatureTable,
+    row: usize,
+) {
+    let start = out.len();
+    for r in reasons.iter().filter(|r| !r.is_none()) {
+        if out.len() > start {
             out.push('；');
         }
         let v = &model.variables[r.var as usize];
-        write_reason(&mut out, v, variable_value(v, table, row), r.points);
+        write_reason(out, v, variable_value(v, table, row), r.points);
     }
-    out
+}
+
+/// What one key of a score record holds (see [`score_payloads`]); the
+/// `usize` is the field's index in the evaluation.
+enum Val<'a> {
+    Id,
+    AsOf,
+    Identity(&'a StringChunked),
+    Covered(usize),
+    Risk(usize),
+    ModelClass(usize),
+    Class(usize),
+    Reasons(usize),
+    Version(usize),
+    Override,
+    Flag(Feature),
+    LastInspected,
+}
+
+/// The score records' JSON payloads, written straight from the evaluation:
+/// the same bytes as [`crate::records::frame_payloads`] over
+/// [`scores_frame`] (a test checks it), without building the frame's
+/// string columns and reading them back, which cost the streaming engine
+/// more than the scoring. `features` and `table` are the rows scored,
+/// `ids[row]` each row's record id.
+pub fn score_payloads(
+    policy: &Policy,
+    ev: &Evaluation,
+    features: &DataFrame,
+    table: &FeatureTable,
+    as_of: NaiveDate,
+    ids: &[String],
+) -> anyhow::Result<Vec<String>> {
+    use std::io::Write as _;
+    let n = features.height();
+    anyhow::ensure!(
+        ids.len() == n && table.rows() == n,
+        "one id and one feature row per row"
+    );
+    // The keys of `scores_frame`, sorted as `frame_payloads` sorts them.
+    let mut vals: BTreeMap<String, Val<'_>> = BTreeMap::new();
+    vals.insert("id".into(), Val::Id);
+    vals.insert("as_of".into(), Val::AsOf);
+    for c in ["uscc", "name", "region_code", "zone", "industry_code"] {
+        vals.insert(c.into(), Val::Identity(features.column(c)?.str()?));
+    }
+    for (fi, f) in ev.fields.iter().enumerate() {
+        let d = f.domain.as_str();
+        if f.domain != Domain::General {
+            vals.insert(format!("{d}_covered"), Val::Covered(fi));
+        }
+        vals.insert(format!("{d}_risk_score"), Val::Risk(fi));
+        vals.insert(format!("{d}_model_class"), Val::ModelClass(fi));
+        vals.insert(format!("{d}_class"), Val::Class(fi));
+        vals.insert(format!("{d}_reasons"), Val::Reasons(fi));
+        vals.insert(format!("{d}_model_version"), Val::Version(fi));
+    }
+    vals.insert("override".into(), Val::Override);
+    vals.insert("deregistered".into(), Val::Flag(Feature::Deregistered));
+    vals.insert("revoked".into(), Val::Flag(Feature::Revoked));
+    vals.insert("last_inspected_on".into(), Val::LastInspected);
+    // Each key written once, with its quote, colon and separator.
+    let keys: Vec<(String, Val<'_>)> = vals
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, v))| {
+            let sep = if i == 0 { "{" } else { "," };
+            Ok((format!("{sep}{}:", serde_json::to_string(&name)?), v))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let as_of_json = serde_json::to_string(&as_of.to_string())?;
+    let models: Vec<&tidewatch_scoring::Model> = (0..ev.fields.len())
+        .map(|fi| &policy.fields[fi].model)
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    let mut reasons = String::new();
+    let mut len = 256;
+    for (row, id) in ids.iter().enumerate() {
+        let mut buf: Vec<u8> = Vec::with_capacity(len);
+        for (key, v) in &keys {
+            buf.extend_from_slice(key.as_bytes());
+            let covered = |fi: usize| ev.fields[fi].covered[row];
+            match *v {
+                Val::Id => serde_json::to_writer(&mut buf, id)?,
+                Val::AsOf => buf.extend_from_slice(as_of_json.as_bytes()),
+                Val::Identity(ca) => match ca.get(row) {
+                    Some(s) => serde_json::to_writer(&mut buf, s)?,
+                    None => buf.extend_from_slice(b"null"),
+                },
+                Val::Covered(fi) => buf.extend_from_slice(json_bool(covered(fi))),
+                Val::Risk(fi) if covered(fi) => {
+                    write!(buf, "{}", ev.fields[fi].scores.risk[row])?;
+                }
+                Val::ModelClass(fi) if covered(fi) => {
+                    let class = ev.fields[fi].scores.class_of(row);
+                    serde_json::to_writer(&mut buf, class.map_or("", |c| c.as_str()))?;
+                }
+                Val::Class(fi) => match ev.fields[fi].class[row] {
+                    Some(c) => serde_json::to_writer(&mut buf, c.as_str())?,
+                    None => buf.extend_from_slice(b"null"),
+                },
+                Val::Reasons(fi) if covered(fi) => {
+                    reasons.clear();
+                    if let Some(rs) = ev.fields[fi].scores.reasons.as_ref() {
+                        write_reasons(&mut reasons, models[fi], &rs[row], table, row);
+                    }
+                    serde_json::to_writer(&mut buf, &reasons)?;
+                }
+                Val::Version(fi) => serde_json::to_writer(&mut buf, &ev.fields[fi].model_version)?,
+                Val::Override => match ev.override_applied[row] {
+                    Some(i) => {
+                        serde_json::to_writer(&mut buf, &policy.overrides[i as usize].reason)?
+                    }
+                    None => buf.extend_from_slice(b"null"),
+                },
+                Val::Flag(f) => {
+                    // As the features frame carries it: a nullable feature's
+                    // missing value is false.
+                    let x = table.get(row, f);
+                    let missing = f.def().nullable && x == NULL;
+                    buf.extend_from_slice(json_bool(!missing && x != 0));
+                }
+                Val::LastInspected => {
+                    let x = table.get(row, Feature::DaysSinceInspection);
+                    let day = (x != NULL)
+                        .then(|| as_of.checked_sub_signed(chrono::Duration::days(x)))
+                        .flatten();
+                    match day {
+                        Some(day) => write!(buf, "\"{day}\"")?,
+                        None => buf.extend_from_slice(b"null"),
+                    }
+                }
+                Val::Risk(_) | Val::ModelClass(_) | Val::Reasons(_) => {
+                    buf.extend_from_slice(b"null")
+                }
+            }
+        }
+        buf.push(b'}');
+        len = len.max(buf.len());
+        out.push(String::from_utf8(buf)?);
+    }
+    Ok(out)
+}
+
+fn json_bool(b: bool) -> &'static [u8] {
+    if b {
+        b"true"
+    } else {
+        b"false"
+    }
 }
 
 /// The scores frame: one row per entity, per field the risk score, the

@@ -9,6 +9,8 @@
 //! the live table always equals the batch table, the last record per entity
 //! equals what the one-shot batch job computes from the same events.
 
+use std::time::Instant;
+
 use chrono::NaiveDate;
 use tidewatch_alerts::{Alert, FieldScore};
 use tidewatch_ingest::{DeadLetter, SourcePos};
@@ -19,8 +21,8 @@ use tidewatch_state::{EntityId, LiveTable, RelationFact};
 use crate::lists::{field_scores, Lists};
 use crate::output::features_frame_of;
 use crate::pipeline::Pipeline;
-use crate::records::{frame_payloads, record_id, ScoreRecord};
-use crate::scores::{coverage_of, score_population, scores_frame};
+use crate::records::{record_id, ScoreRecord};
+use crate::scores::{coverage_of, score_payloads, score_population};
 
 /// Ingest + live features + scoring, with what was last published per
 /// entity.
@@ -42,6 +44,27 @@ pub struct Engine {
     pending: Vec<bool>,
     /// Entities whose relation features moved on facts heard from others.
     heard_dirty: Vec<EntityId>,
+    /// Where the flushes' time went, summed.
+    pub times: FlushTimes,
+}
+
+/// Time spent in the stages of [`Engine::flush`], summed over flushes
+/// (milliseconds).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct FlushTimes {
+    /// Feature rows of the changed entities and their relation groups.
+    pub features_ms: f64,
+    /// The models over those rows (general + specialized), classes and
+    /// per-field scores.
+    pub score_ms: f64,
+    /// Score records: reasons, content ids and JSON payloads.
+    pub records_ms: f64,
+    /// The list rules.
+    pub lists_ms: f64,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// What one flush did.
@@ -71,6 +94,7 @@ impl Engine {
             defer_lists: false,
             pending: Vec::new(),
             heard_dirty: Vec::new(),
+            times: FlushTimes::default(),
         }
     }
 
@@ -167,6 +191,7 @@ impl Engine {
 
     /// Rescores what changed since the last flush.
     pub fn flush(&mut self) -> anyhow::Result<Flushed> {
+        let t = Instant::now();
         let dirty = self.pipe.store.take_dirty();
         let store = &self.pipe.store;
         let heard = std::mem::take(&mut self.heard_dirty);
@@ -182,11 +207,16 @@ impl Engine {
             }
             ids
         };
+        self.times.features_ms += ms(t);
         if ids.is_empty() {
             return Ok(Flushed::default());
         }
 
-        let (records, scores) = self.score(&ids, self.lists.is_some())?;
+        let (records, scores, took) = self.score(&ids, self.lists.is_some())?;
+        self.times.score_ms += took.score_ms;
+        self.times.records_ms += took.records_ms;
+        let t = Instant::now();
+        let store = &self.pipe.store;
         if let Some(l) = self.lists.as_mut() {
             l.saw_events(store, &dirty);
         }
@@ -202,6 +232,7 @@ impl Engine {
             Some(l) => l.evaluate(store, &ids, scores, self.pipe.as_of),
             None => Vec::new(),
         };
+        self.times.lists_ms += ms(t);
         self.published.resize(store.len(), None);
         let mut out = Vec::new();
         for (id, rec) in ids.iter().zip(records) {
@@ -253,13 +284,14 @@ impl Engine {
     }
 
     /// Scores some entities of the live table; with `fields`, also each
-    /// one's scores per field (for the list rules).
+    /// one's scores per field (for the list rules), and the time it took.
     #[allow(clippy::type_complexity)]
     fn score(
         &self,
         ids: &[EntityId],
         fields: bool,
-    ) -> anyhow::Result<(Vec<ScoreRecord>, Vec<Vec<FieldScore>>)> {
+    ) -> anyhow::Result<(Vec<ScoreRecord>, Vec<Vec<FieldScore>>, FlushTimes)> {
+        let t = Instant::now();
         let store = &self.pipe.store;
         let all = store.entities();
         let sub = self.live.table().select(ids);
@@ -273,13 +305,14 @@ impl Engine {
             Vec::new()
         };
         let as_of = self.pipe.as_of;
-        let scored = scores_frame(&self.policy, &ev, &frame, &sub, as_of)?;
+        let scoring = ms(t);
+        let t = Instant::now();
         let rids: Vec<String> = ents
             .clone()
             .enumerate()
             .map(|(row, e)| record_id(&self.policy.digest, as_of, e, &sub, row))
             .collect();
-        let payloads = frame_payloads(&scored, as_of, &rids)?;
+        let payloads = score_payloads(&self.policy, &ev, &frame, &sub, as_of, &rids)?;
         let records = ents
             .zip(rids)
             .zip(payloads)
@@ -289,6 +322,11 @@ impl Engine {
                 payload,
             })
             .collect();
-        Ok((records, per_field))
+        let times = FlushTimes {
+            score_ms: scoring,
+            records_ms: ms(t),
+            ..FlushTimes::default()
+        };
+        Ok((records, per_field, times))
     }
 }

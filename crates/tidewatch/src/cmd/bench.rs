@@ -2,7 +2,12 @@
 //! synthetic population whose features are already in memory, against the
 //! physical limit of reading the feature columns once.
 //! `tidewatch bench ingest`: the ingest step's throughput (see [`ingest`]).
+//! `tidewatch bench engine`: the streaming engine without a broker (see
+//! [`engine`]).
+//! `tidewatch bench stream`: the engine end to end on a broker (see
+//! [`stream`]).
 
+mod engine;
 mod ingest;
 mod stream;
 
@@ -56,6 +61,26 @@ enum BenchWhat {
         #[arg(long, default_value_t = 4)]
         partitions: i32,
         /// Directory with policy.toml and its models.
+        #[arg(long, default_value = "pipelines")]
+        pipelines: PathBuf,
+    },
+    /// The streaming engine without a broker: time-ordered events in
+    /// micro-batches, applied, rescored and judged by the list rules, in
+    /// memory (events/s, time by stage, time per live batch).
+    Engine {
+        /// Events of the backlog (a catch-up, lists deferred).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Events of the live feed that follows (lists judged per batch).
+        #[arg(long, default_value_t = 200_000)]
+        live: u64,
+        /// Records per micro-batch of the catch-up (`engine.batch_max`).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        batch: u64,
+        /// Records per micro-batch of the live feed.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+        live_batch: u64,
+        /// Directory with policy.toml, its models and lists.toml.
         #[arg(long, default_value = "pipelines")]
         pipelines: PathBuf,
     },
@@ -133,6 +158,22 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 rate,
                 seconds,
                 partitions,
+                pipelines,
+            })?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        BenchWhat::Engine {
+            events,
+            live,
+            batch,
+            live_batch,
+            pipelines,
+        } => {
+            engine::run(engine::EngineBench {
+                events,
+                live,
+                batch: batch as usize,
+                live_batch: live_batch as usize,
                 pipelines,
             })?;
             return Ok(ExitCode::SUCCESS);

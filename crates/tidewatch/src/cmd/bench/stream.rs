@@ -41,7 +41,7 @@ pub struct StreamBench {
 
 /// Every record of the population in time order (stable: a day's records
 /// keep their files' order, registrations first).
-fn lines_of(dir: &Path) -> anyhow::Result<Vec<Line>> {
+pub(super) fn lines_of(dir: &Path) -> anyhow::Result<Vec<Line>> {
     let mut out = Vec::new();
     for f in [
         Family::CreditRecords,
