@@ -9,6 +9,7 @@
 //! sequence, and the rule version each entry was made under.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -131,8 +132,36 @@ pub struct ListState {
     pub as_of: Option<NaiveDate>,
     /// Version of the rules file last used (informational).
     pub rules_version: String,
-    /// Entities with entries or announced alerts, by USCC.
-    pub entities: BTreeMap<String, EntityLists>,
+    /// Entities with entries or announced alerts, by USCC. Shared, so that
+    /// a checkpoint can take the state as it is now and write it on another
+    /// thread while evaluation goes on (an evaluation replaces an entity's
+    /// lists, it never changes them in place).
+    #[serde(with = "shared")]
+    pub entities: BTreeMap<String, Arc<EntityLists>>,
+}
+
+/// Serializes the shared lists as the lists themselves.
+mod shared {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::EntityLists;
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<String, Arc<EntityLists>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().map(|(k, v)| (k, &**v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Arc<EntityLists>>, D::Error> {
+        let m = BTreeMap::<String, EntityLists>::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
 }
 
 impl Default for ListState {
@@ -148,14 +177,14 @@ impl Default for ListState {
 
 impl ListState {
     pub fn entity(&self, uscc: &str) -> Option<&EntityLists> {
-        self.entities.get(uscc)
+        self.entities.get(uscc).map(|l| &**l)
     }
 
     /// Replaces an entity's lists with a new evaluation's.
     pub fn put(&mut self, uscc: &str, lists: Option<EntityLists>) {
         match lists {
             Some(l) => {
-                self.entities.insert(uscc.to_owned(), l);
+                self.entities.insert(uscc.to_owned(), Arc::new(l));
             }
             None => {
                 self.entities.remove(uscc);
@@ -171,6 +200,7 @@ impl ListState {
     ) -> impl Iterator<Item = (&'a EntityLists, &'a Entry)> + 'a {
         self.entities
             .values()
+            .map(|el| &**el)
             .flat_map(move |el| el.entries_on(list, status).map(move |e| (el, e)))
     }
 }

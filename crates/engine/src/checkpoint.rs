@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
@@ -25,6 +26,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use tidewatch_ingest::SourcePos;
 use tidewatch_model::{Family, RejectReason};
+
+use crate::lists::ListsCut;
 
 const LOG: &str = "records.log";
 const CHECKPOINT: &str = "checkpoint.json";
@@ -82,6 +85,8 @@ pub struct LoggedRecord {
 pub struct CheckpointDir {
     dir: PathBuf,
     log: BufWriter<File>,
+    /// The log's file again, for syncing it where a checkpoint is written.
+    log_file: Arc<File>,
     log_len: u64,
     log_records: u64,
     seq: u64,
@@ -91,25 +96,54 @@ pub struct CheckpointDir {
     lists_changes: Vec<(String, u64)>,
 }
 
-/// The list state a checkpoint writes, as JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The list state a checkpoint writes.
+#[derive(Debug, Clone)]
 pub enum ListsWrite {
-    /// All of it.
+    /// All of it, as JSON.
     Whole(Vec<u8>),
-    /// What changed since the previous checkpoint's.
+    /// What changed since the previous checkpoint's, as JSON.
     Changes(Vec<u8>),
+    /// Either, taken from the lists and made JSON where the checkpoint is
+    /// written.
+    Cut(ListsCut),
 }
 
 impl ListsWrite {
     pub fn is_whole(&self) -> bool {
-        matches!(self, ListsWrite::Whole(_))
-    }
-
-    pub fn bytes(&self) -> &[u8] {
         match self {
-            ListsWrite::Whole(b) | ListsWrite::Changes(b) => b,
+            ListsWrite::Whole(_) => true,
+            ListsWrite::Changes(_) => false,
+            ListsWrite::Cut(c) => c.is_whole(),
         }
     }
+
+    fn into_bytes(self) -> anyhow::Result<Vec<u8>> {
+        Ok(match self {
+            ListsWrite::Whole(b) | ListsWrite::Changes(b) => b,
+            ListsWrite::Cut(c) => c.to_json().context("writing the list state as JSON")?,
+        })
+    }
+}
+
+/// A checkpoint taken ([`CheckpointDir::cut`]) and not yet written: it can
+/// be written on another thread ([`Pending::write`]) while the engine goes
+/// on appending to the log.
+#[derive(Debug)]
+pub struct Pending {
+    dir: PathBuf,
+    log_file: Arc<File>,
+    checkpoint: Checkpoint,
+    /// The list file to write, by name.
+    lists: Option<(String, ListsWrite)>,
+}
+
+/// A checkpoint written: its file, and the size of the list file it wrote
+/// (for [`CheckpointDir::written`]).
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub checkpoint: Checkpoint,
+    /// (name, bytes) of the list file written.
+    pub lists: Option<(String, u64)>,
 }
 
 /// Where a record came from, borrowed: what a frame stores of its source.
@@ -331,6 +365,10 @@ impl CheckpointDir {
         Ok((
             CheckpointDir {
                 dir: dir.to_path_buf(),
+                log_file: Arc::new(
+                    file.try_clone()
+                        .with_context(|| format!("opening {} again", log_path.display()))?,
+                ),
                 log: BufWriter::with_capacity(1 << 20, file),
                 log_len,
                 log_records,
@@ -362,77 +400,99 @@ impl CheckpointDir {
         offsets: Vec<PartitionOffset>,
         rejected_by_family: &BTreeMap<String, BTreeMap<String, u64>>,
         policy_digest: &str,
-        lists: Option<&ListsWrite>,
+        lists: Option<ListsWrite>,
         expired_held: &[SourcePos],
     ) -> anyhow::Result<Checkpoint> {
+        let p = self.cut(
+            as_of,
+            offsets,
+            rejected_by_family,
+            policy_digest,
+            lists,
+            expired_held,
+        )?;
+        let w = p.write()?;
+        self.written(&w);
+        Ok(w.checkpoint)
+    }
+
+    /// Takes a checkpoint covering everything appended so far, to be
+    /// written with [`Pending::write`] and then told to
+    /// [`CheckpointDir::written`]. One at a time: the next cut comes after
+    /// the previous one was written.
+    pub fn cut(
+        &mut self,
+        as_of: NaiveDate,
+        offsets: Vec<PartitionOffset>,
+        rejected_by_family: &BTreeMap<String, BTreeMap<String, u64>>,
+        policy_digest: &str,
+        lists: Option<ListsWrite>,
+        expired_held: &[SourcePos],
+    ) -> anyhow::Result<Pending> {
+        // Into the file now; synced where the checkpoint is written.
         self.log.flush()?;
-        self.log
-            .get_ref()
-            .sync_data()
-            .context("syncing the record log")?;
-        self.seq += 1;
         // The list state goes to files of its own, named by the sequence
         // number: the checkpoint file names them, so replacing the
         // checkpoint switches to them at once.
-        match lists {
+        let seq = self.seq + 1;
+        let lists = match lists {
             None => {
                 self.lists_file = None;
                 self.lists_changes.clear();
+                None
             }
             Some(w) => {
                 let name = if w.is_whole() {
-                    format!("lists-{}.json", self.seq)
+                    format!("lists-{seq}.json")
                 } else if self.lists_file.is_none() {
                     bail!("list changes without a whole list state to apply them to");
                 } else {
-                    format!("lists-{}.changes.json", self.seq)
+                    format!("lists-{seq}.changes.json")
                 };
-                let path = self.dir.join(&name);
-                let mut f =
-                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                f.write_all(w.bytes())?;
-                f.sync_all()
-                    .with_context(|| format!("syncing {}", path.display()))?;
-                let entry = (name, w.bytes().len() as u64);
+                // The size is known once written.
                 if w.is_whole() {
-                    self.lists_file = Some(entry);
+                    self.lists_file = Some((name.clone(), 0));
                     self.lists_changes.clear();
                 } else {
-                    self.lists_changes.push(entry);
+                    self.lists_changes.push((name.clone(), 0));
                 }
+                Some((name, w))
             }
-        }
+        };
+        self.seq = seq;
         let mut offsets = offsets;
         offsets.sort();
-        let cp = Checkpoint {
+        let checkpoint = Checkpoint {
             format: FORMAT,
-            seq: self.seq,
+            seq,
             as_of,
             log_len: self.log_len,
             log_records: self.log_records,
             offsets,
             rejected: rejected_by_family.clone(),
             policy_digest: policy_digest.to_owned(),
-            written_at: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            written_at: 0,
             lists_file: self.lists_file.as_ref().map(|(n, _)| n.clone()),
             lists_changes: self.lists_changes.iter().map(|(n, _)| n.clone()).collect(),
             expired_held: expired_held.to_vec(),
         };
-        let tmp = self.dir.join(format!("{CHECKPOINT}.tmp"));
-        {
-            let mut f =
-                File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-            f.write_all(&serde_json::to_vec_pretty(&cp)?)?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
+        Ok(Pending {
+            dir: self.dir.clone(),
+            log_file: self.log_file.clone(),
+            checkpoint,
+            lists,
+        })
+    }
+
+    /// A checkpoint taken by [`CheckpointDir::cut`] was written.
+    pub fn written(&mut self, w: &Written) {
+        if let Some((name, bytes)) = &w.lists {
+            for (n, size) in self.lists_file.iter_mut().chain(&mut self.lists_changes) {
+                if n == name {
+                    *size = *bytes;
+                }
+            }
         }
-        std::fs::rename(&tmp, self.dir.join(CHECKPOINT))
-            .with_context(|| format!("replacing {}", self.dir.join(CHECKPOINT).display()))?;
-        fsync_dir(&self.dir)?;
-        self.remove_old_lists(&cp);
-        Ok(cp)
     }
 
     /// Whether the next list state written should be whole: there is none
@@ -448,22 +508,68 @@ impl CheckpointDir {
     }
 }
 
-impl CheckpointDir {
-    /// Removes list files the checkpoint does not name (best effort: a
-    /// file left behind is only disk space).
-    fn remove_old_lists(&self, cp: &Checkpoint) {
-        let keep = |name: &str| {
-            cp.lists_file.as_deref() == Some(name) || cp.lists_changes.iter().any(|c| c == name)
-        };
-        let Ok(rd) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with("lists-") && name.ends_with(".json") && !keep(name) {
-                let _ = std::fs::remove_file(e.path());
+impl Pending {
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// Writes the checkpoint: syncs the log prefix it covers, writes and
+    /// syncs its list file, then replaces the checkpoint file (write to a
+    /// temporary, sync, rename, sync the directory).
+    pub fn write(self) -> anyhow::Result<Written> {
+        let Pending {
+            dir,
+            log_file,
+            mut checkpoint,
+            lists,
+        } = self;
+        log_file.sync_data().context("syncing the record log")?;
+        let lists = match lists {
+            None => None,
+            Some((name, w)) => {
+                let bytes = w.into_bytes()?;
+                let path = dir.join(&name);
+                let mut f =
+                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                f.write_all(&bytes)?;
+                f.sync_all()
+                    .with_context(|| format!("syncing {}", path.display()))?;
+                Some((name, bytes.len() as u64))
             }
+        };
+        checkpoint.written_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
+        {
+            let mut f =
+                File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            f.write_all(&serde_json::to_vec_pretty(&checkpoint)?)?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, dir.join(CHECKPOINT))
+            .with_context(|| format!("replacing {}", dir.join(CHECKPOINT).display()))?;
+        fsync_dir(&dir)?;
+        remove_old_lists(&dir, &checkpoint);
+        Ok(Written { checkpoint, lists })
+    }
+}
+
+/// Removes list files the checkpoint does not name (best effort: a file
+/// left behind is only disk space).
+fn remove_old_lists(dir: &Path, cp: &Checkpoint) {
+    let keep = |name: &str| {
+        cp.lists_file.as_deref() == Some(name) || cp.lists_changes.iter().any(|c| c == name)
+    };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("lists-") && name.ends_with(".json") && !keep(name) {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -521,6 +627,53 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_written_on_another_thread_covers_what_came_before_its_cut() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
+        let append = |cp: &mut CheckpointDir, i: i64| {
+            let r = rec(i);
+            cp.append(r.family, &r.source, &r.bytes).unwrap();
+        };
+        let whole = Some(ListsWrite::Whole(b"W".to_vec()));
+        cp.commit(d, Vec::new(), &BTreeMap::new(), "p", whole, &[])
+            .unwrap();
+        for i in 0..3 {
+            append(&mut cp, i);
+        }
+        let changes = Some(ListsWrite::Changes(b"C1".to_vec()));
+        let pending = cp
+            .cut(d, Vec::new(), &BTreeMap::new(), "p", changes, &[])
+            .unwrap();
+        assert_eq!(pending.checkpoint().log_records, 3);
+        // The engine goes on while the checkpoint is written.
+        let writer = std::thread::spawn(move || pending.write());
+        for i in 3..5 {
+            append(&mut cp, i);
+        }
+        let w = writer.join().unwrap().unwrap();
+        cp.written(&w);
+        assert_eq!(w.lists, Some(("lists-2.changes.json".to_owned(), 2)));
+        // The written size counts towards the next whole state.
+        assert_eq!(
+            cp.lists_changes,
+            vec![("lists-2.changes.json".to_owned(), 2)]
+        );
+        assert!(
+            cp.wants_whole_lists(),
+            "changes of 2 bytes ≥ half of a whole of 1"
+        );
+        cp.log.flush().unwrap();
+        drop(cp);
+        let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
+        let restored = restored.unwrap();
+        assert_eq!(restored.checkpoint.seq, 2);
+        assert_eq!(restored.records, (0..3).map(rec).collect::<Vec<_>>());
+        assert_eq!(restored.lists.as_deref(), Some(&b"W"[..]));
+        assert_eq!(restored.lists_changes, vec![b"C1".to_vec()]);
+    }
+
+    #[test]
     fn restore_sees_exactly_the_committed_prefix() {
         let tmp = tempfile::tempdir().unwrap();
         let (mut cp, restored) = CheckpointDir::open(tmp.path()).unwrap();
@@ -540,7 +693,7 @@ mod tests {
             off.clone(),
             &BTreeMap::new(),
             "p",
-            Some(&ListsWrite::Whole(b"L1".to_vec())),
+            Some(ListsWrite::Whole(b"L1".to_vec())),
             &[],
         )
         .unwrap();
@@ -563,7 +716,7 @@ mod tests {
             off,
             &BTreeMap::new(),
             "p",
-            Some(&ListsWrite::Whole(b"L2".to_vec())),
+            Some(ListsWrite::Whole(b"L2".to_vec())),
             &[],
         )
         .unwrap();
@@ -583,7 +736,7 @@ mod tests {
         let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
         let d = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
         let commit = |cp: &mut CheckpointDir, w: Option<ListsWrite>| {
-            cp.commit(d, Vec::new(), &BTreeMap::new(), "p", w.as_ref(), &[])
+            cp.commit(d, Vec::new(), &BTreeMap::new(), "p", w, &[])
         };
         assert!(cp.wants_whole_lists());
         assert!(commit(&mut cp, Some(ListsWrite::Changes(b"c".to_vec()))).is_err());

@@ -17,6 +17,7 @@
 //! finds it already listed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -143,6 +144,75 @@ struct ChangesView<'a, E: Serialize> {
     entities: E,
 }
 
+/// The lists at one checkpoint, to be written as JSON (see [`Lists::cut`]):
+/// a [`ListsSnapshot`] or [`ListsChanges`] once read back.
+#[derive(Debug, Clone)]
+pub enum ListsCut {
+    Whole {
+        format: u32,
+        as_of: Option<NaiveDate>,
+        rules_version: String,
+        /// Held and parked entities' lists.
+        entities: Vec<(String, Arc<EntityLists>)>,
+        previous_as_of: Option<NaiveDate>,
+        /// The previous scores of held and parked entities.
+        previous: [Arc<HashMap<String, Vec<FieldScore>>>; 2],
+        alerts_logged: u64,
+    },
+    Changes {
+        as_of: Option<NaiveDate>,
+        rules_version: String,
+        alerts_logged: u64,
+        entities: Vec<(String, Option<Arc<EntityLists>>)>,
+    },
+}
+
+impl ListsCut {
+    pub fn is_whole(&self) -> bool {
+        matches!(self, ListsCut::Whole { .. })
+    }
+
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        match self {
+            ListsCut::Whole {
+                format,
+                as_of,
+                rules_version,
+                entities,
+                previous_as_of,
+                previous,
+                alerts_logged,
+            } => serde_json::to_vec(&SnapshotView {
+                state: StateView {
+                    format: *format,
+                    as_of: *as_of,
+                    rules_version,
+                    entities: MapOf(|| entities.iter().map(|(u, e)| (u, &**e))),
+                },
+                previous_as_of: *previous_as_of,
+                previous: MapOf(|| {
+                    previous
+                        .iter()
+                        .flat_map(|m| m.iter())
+                        .map(|(u, s)| (u, keep(s)))
+                }),
+                alerts_logged: *alerts_logged,
+            }),
+            ListsCut::Changes {
+                as_of,
+                rules_version,
+                alerts_logged,
+                entities,
+            } => serde_json::to_vec(&ChangesView {
+                as_of: *as_of,
+                rules_version,
+                alerts_logged: *alerts_logged,
+                entities: MapOf(|| entities.iter().map(|(u, e)| (u, e.as_deref()))),
+            }),
+        }
+    }
+}
+
 /// The lists of the engine.
 #[derive(Debug)]
 pub struct Lists {
@@ -150,12 +220,14 @@ pub struct Lists {
     state: ListState,
     /// Current scores by entity id (kept for the previous-date snapshot).
     current: Vec<Vec<FieldScore>>,
-    previous: HashMap<String, Vec<FieldScore>>,
+    /// Replaced whole when the as-of date moves; shared with checkpoints
+    /// being written.
+    previous: Arc<HashMap<String, Vec<FieldScore>>>,
     previous_as_of: Option<NaiveDate>,
     data_since: Option<NaiveDate>,
     /// See [`Lists::park_others`].
-    parked: BTreeMap<String, tidewatch_alerts::EntityLists>,
-    parked_previous: HashMap<String, Vec<FieldScore>>,
+    parked: BTreeMap<String, Arc<EntityLists>>,
+    parked_previous: Arc<HashMap<String, Vec<FieldScore>>>,
     /// Entities whose lists changed since the last snapshot or changes.
     touched: BTreeSet<String>,
     /// Something besides the entities' lists changed (the previous scores,
@@ -173,11 +245,11 @@ impl Lists {
             rules,
             state,
             current: Vec::new(),
-            previous: HashMap::new(),
+            previous: Arc::default(),
             previous_as_of: None,
             data_since: None,
             parked: BTreeMap::new(),
-            parked_previous: HashMap::new(),
+            parked_previous: Arc::default(),
             touched: BTreeSet::new(),
             whole_due: true,
         }
@@ -192,15 +264,16 @@ impl Lists {
             rules,
             state,
             current: Vec::new(),
-            previous: snap
-                .previous
-                .iter()
-                .map(|(u, s)| (u.clone(), unkeep(s)))
-                .collect(),
+            previous: Arc::new(
+                snap.previous
+                    .iter()
+                    .map(|(u, s)| (u.clone(), unkeep(s)))
+                    .collect(),
+            ),
             previous_as_of: snap.previous_as_of,
             data_since: tidewatch_alerts::data_since(store.entities()),
             parked: BTreeMap::new(),
-            parked_previous: HashMap::new(),
+            parked_previous: Arc::default(),
             touched: BTreeSet::new(),
             whole_due: false,
         }
@@ -217,11 +290,12 @@ impl Lists {
                 .partition(|(u, _)| held(u));
         self.state.entities = keep;
         self.parked.extend(park);
-        let (keep, park): (HashMap<_, _>, HashMap<_, _>) = std::mem::take(&mut self.previous)
-            .into_iter()
-            .partition(|(u, _)| held(u));
-        self.previous = keep;
-        self.parked_previous.extend(park);
+        let (keep, park): (HashMap<_, _>, HashMap<_, _>) =
+            Arc::unwrap_or_clone(std::mem::take(&mut self.previous))
+                .into_iter()
+                .partition(|(u, _)| held(u));
+        self.previous = Arc::new(keep);
+        Arc::make_mut(&mut self.parked_previous).extend(park);
         self.whole_due = true;
     }
 
@@ -244,7 +318,7 @@ impl Lists {
             previous: self
                 .previous
                 .iter()
-                .chain(&self.parked_previous)
+                .chain(self.parked_previous.iter())
                 .map(|(u, s)| (u.clone(), keep(s)))
                 .collect(),
             alerts_logged,
@@ -267,48 +341,49 @@ impl Lists {
             entities: self
                 .touched
                 .iter()
-                .map(|u| (u.clone(), self.state.entities.get(u).cloned()))
+                .map(|u| (u.clone(), self.state.entity(u).cloned()))
                 .collect(),
         }
     }
 
-    /// [`Lists::snapshot`] as JSON, written from the lists themselves (a
-    /// copy of a large population's lists cost as much as writing them).
-    pub fn snapshot_json(&self, alerts_logged: u64) -> serde_json::Result<Vec<u8>> {
+    /// The lists as a checkpoint writes them now: the whole state, or
+    /// what changed since the last cut (valid only when
+    /// [`Lists::whole_due`] is false). Taking it is cheap (the lists are
+    /// shared, not copied); writing it as JSON ([`ListsCut::to_json`]) can
+    /// then happen on another thread while the lists go on changing. The
+    /// next changes start from here.
+    pub fn cut(&mut self, alerts_logged: u64, whole: bool) -> ListsCut {
         let st = &self.state;
-        serde_json::to_vec(&SnapshotView {
-            state: StateView {
+        let cut = if whole {
+            ListsCut::Whole {
                 format: st.format,
                 as_of: st.as_of,
-                rules_version: &st.rules_version,
-                entities: MapOf(|| st.entities.iter().chain(&self.parked)),
-            },
-            previous_as_of: self.previous_as_of,
-            previous: MapOf(|| {
-                self.previous
+                rules_version: st.rules_version.clone(),
+                entities: st
+                    .entities
                     .iter()
-                    .chain(&self.parked_previous)
-                    .map(|(u, s)| (u, keep(s)))
-            }),
-            alerts_logged,
-        })
-    }
-
-    /// [`Lists::changes`] as JSON, written from the lists themselves.
-    pub fn changes_json(&self, alerts_logged: u64) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(&ChangesView {
-            as_of: self.state.as_of,
-            rules_version: &self.state.rules_version,
-            alerts_logged,
-            entities: MapOf(|| self.touched.iter().map(|u| (u, self.state.entities.get(u)))),
-        })
-    }
-
-    /// A snapshot or changes were written (durably): the next changes
-    /// start from here.
-    pub fn written(&mut self) {
+                    .chain(&self.parked)
+                    .map(|(u, e)| (u.clone(), e.clone()))
+                    .collect(),
+                previous_as_of: self.previous_as_of,
+                previous: [self.previous.clone(), self.parked_previous.clone()],
+                alerts_logged,
+            }
+        } else {
+            ListsCut::Changes {
+                as_of: st.as_of,
+                rules_version: st.rules_version.clone(),
+                alerts_logged,
+                entities: self
+                    .touched
+                    .iter()
+                    .map(|u| (u.clone(), st.entities.get(u).cloned()))
+                    .collect(),
+            }
+        };
         self.touched.clear();
         self.whole_due = false;
+        cut
     }
 
     /// Takes alerts that were logged but that the state does not know
@@ -322,13 +397,16 @@ impl Lists {
                 .state
                 .entities
                 .entry(a.entity.uscc.clone())
-                .or_insert_with(|| EntityLists {
-                    entity: a.entity.clone(),
-                    as_of: a.as_of,
-                    seq: 0,
-                    entries: Vec::new(),
-                    announced: Default::default(),
+                .or_insert_with(|| {
+                    Arc::new(EntityLists {
+                        entity: a.entity.clone(),
+                        as_of: a.as_of,
+                        seq: 0,
+                        entries: Vec::new(),
+                        announced: Default::default(),
+                    })
                 });
+            let e = Arc::make_mut(e);
             e.announced.insert(a.id.clone());
             e.seq = e.seq.max(a.entity_seq);
             self.touched.insert(a.entity.uscc.clone());
@@ -339,13 +417,14 @@ impl Lists {
     /// previous scores.
     pub fn as_of_moved(&mut self, old: NaiveDate, store: &EntityStore) {
         let ents = store.entities();
-        self.previous = self
-            .current
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.is_empty())
-            .filter_map(|(i, s)| Some((ents.get(i)?.uscc.to_string(), s.clone())))
-            .collect();
+        self.previous = Arc::new(
+            self.current
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_empty())
+                .filter_map(|(i, s)| Some((ents.get(i)?.uscc.to_string(), s.clone())))
+                .collect(),
+        );
         self.previous_as_of = Some(old);
         self.whole_due = true;
     }

@@ -34,7 +34,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
 use tidewatch_alerts::{LoggedAlert, Rules};
 use tidewatch_engine::checkpoint::{
-    family_name, reason_code, CheckpointDir, ListsWrite, PartitionOffset, SourceRef,
+    family_name, reason_code, CheckpointDir, ListsWrite, PartitionOffset, SourceRef, Written,
 };
 use tidewatch_engine::lists::{Lists, ListsChanges, ListsSnapshot};
 use tidewatch_engine::pipeline::Pipeline;
@@ -139,6 +139,44 @@ pub(crate) fn await_deliveries(
     }
 }
 
+/// Waits until `upto` records sent were acknowledged (or failed), as
+/// counted by the delivery reports the loop serves; fails if any failed.
+fn await_acked(d: &Deliveries, upto: u64, timeout: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let acked = d.acked.load(Ordering::Relaxed);
+        if acked >= upto {
+            break;
+        }
+        if start.elapsed() >= timeout {
+            bail!(
+                "{} output records were not acknowledged within {timeout:?}",
+                upto - acked
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let failed = d.failed_count();
+    if failed > 0 {
+        let last = d
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|l| l.clone())
+            .unwrap_or_default();
+        bail!("{failed} output records were not delivered (last: {last}); not checkpointing past them");
+    }
+    Ok(())
+}
+
+/// A checkpoint being written on its own thread: the checkpoint, and how
+/// long the writer waited for acknowledgements (ms).
+struct Writing {
+    handle: std::thread::JoinHandle<anyhow::Result<(Written, f64)>>,
+    started: Instant,
+    whole: bool,
+}
+
 /// What the loop did, for logs, the summary and the benchmark.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct LoopStats {
@@ -201,6 +239,8 @@ pub struct Runner {
     /// Dead letters of this process's run (for `out/dead-letter.ndjson`).
     pub dead: Vec<DeadLetter>,
     last_checkpoint: Instant,
+    /// The checkpoint being written, if one is.
+    writing: Option<Writing>,
     /// When set, each batch's outputs are awaited and every record's
     /// event-to-score latency (producer timestamp → score acknowledged) is
     /// kept here, in milliseconds (the stream benchmark).
@@ -335,6 +375,7 @@ impl Runner {
             stats: r.stats,
             dead: Vec::new(),
             last_checkpoint: Instant::now(),
+            writing: None,
             latencies: None,
             latency_since_ms: 0,
             batch_ts: Vec::new(),
@@ -962,25 +1003,24 @@ impl Runner {
         }
     }
 
-    /// Waits for every output to be acknowledged, then writes a checkpoint
-    /// and commits its offsets to the group.
+    /// Writes a checkpoint of everything published so far and waits until
+    /// it is written (see [`Runner::start_checkpoint`]).
     pub fn checkpoint(&mut self) -> anyhow::Result<()> {
+        self.start_checkpoint()?;
+        self.finish_checkpoint(true)
+    }
+
+    /// Takes a checkpoint of everything read and published so far and
+    /// writes it on a thread of its own, so the loop goes on reading and
+    /// scoring meanwhile (writing a large population's lists takes most of
+    /// a second). The thread first waits until the broker acknowledged
+    /// every output sent before the cut: a checkpoint never covers an
+    /// output that could still be lost. One checkpoint is written at a
+    /// time; [`Runner::finish_checkpoint`] takes it in, then its offsets
+    /// are committed to the group.
+    fn start_checkpoint(&mut self) -> anyhow::Result<()> {
+        self.finish_checkpoint(true)?;
         let t = Instant::now();
-        await_deliveries(&self.producer, Duration::from_secs(120))
-            .context("waiting for the broker to acknowledge outputs")?;
-        let acked_ms = ms(t);
-        let failed = self.producer.context().failed_count();
-        if failed > 0 {
-            let last = self
-                .producer
-                .context()
-                .last_error
-                .lock()
-                .ok()
-                .and_then(|l| l.clone())
-                .unwrap_or_default();
-            bail!("{failed} output records were not delivered (last: {last}); not checkpointing past them");
-        }
         let offsets: Vec<PartitionOffset> = self
             .next
             .iter()
@@ -991,67 +1031,119 @@ impl Runner {
                 next: n,
             })
             .collect();
-        let lists_at = Instant::now();
         // The whole list state, or only what changed since the last
-        // checkpoint (the whole state of a large population takes most of
-        // a second to write).
-        let lists = match (self.engine.lists(), &self.alert_log) {
-            (Some(l), Some(log)) if l.whole_due() || self.cp.wants_whole_lists() => {
-                Some(ListsWrite::Whole(l.snapshot_json(log.last_seq())?))
+        // checkpoint; taken now (shared, not copied), made JSON by the
+        // writer.
+        let wants_whole = self.cp.wants_whole_lists();
+        let lists = match (self.engine.lists_mut(), &self.alert_log) {
+            (Some(l), Some(log)) => {
+                let whole = l.whole_due() || wants_whole;
+                Some(ListsWrite::Cut(l.cut(log.last_seq(), whole)))
             }
-            (Some(l), Some(log)) => Some(ListsWrite::Changes(l.changes_json(log.last_seq())?)),
             _ => None,
         };
-        let lists_ms = ms(lists_at);
-        let commit_at = Instant::now();
-        let cp = self.cp.commit(
-            self.engine.as_of(),
-            offsets.clone(),
+        let whole = lists.as_ref().is_some_and(ListsWrite::is_whole);
+        let as_of = self.engine.as_of();
+        let digest = self.engine.policy().digest.clone();
+        let pending = self.cp.cut(
+            as_of,
+            offsets,
             &self.rejected,
-            &self.engine.policy().digest,
-            lists.as_ref(),
+            &digest,
+            lists,
             &self.expired_held,
         )?;
-        if let Some(l) = self.engine.lists_mut() {
-            l.written();
+        let deliveries = self.producer.context().clone();
+        let upto = deliveries.enqueued.load(Ordering::Relaxed);
+        let handle = std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || -> anyhow::Result<(Written, f64)> {
+                let t = Instant::now();
+                await_acked(&deliveries, upto, Duration::from_secs(120))?;
+                let acked_ms = ms(t);
+                Ok((pending.write()?, acked_ms))
+            })
+            .context("starting the checkpoint writer")?;
+        self.writing = Some(Writing {
+            handle,
+            started: t,
+            whole,
+        });
+        self.last_checkpoint = Instant::now();
+        self.stats.time.checkpoint_ms += ms(t);
+        Ok(())
+    }
+
+    /// Takes in the checkpoint being written once it is (with `wait`: waits
+    /// for it, serving delivery reports meanwhile): commits its offsets to
+    /// the group and updates the metrics. A checkpoint that could not be
+    /// written is an error: the engine stops, and a restart resumes from
+    /// the one before.
+    fn finish_checkpoint(&mut self, wait: bool) -> anyhow::Result<()> {
+        let Some(w) = self.writing.as_ref() else {
+            return Ok(());
+        };
+        if !w.handle.is_finished() {
+            if !wait {
+                return Ok(());
+            }
+            let t = Instant::now();
+            while !w.handle.is_finished() {
+                // The writer waits for acknowledgements: they are counted
+                // as their reports are served.
+                let _ = self.producer.flush(Duration::ZERO);
+                serve_deliveries(&self.producer);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.stats.time.checkpoint_ms += ms(t);
         }
+        let Some(w) = self.writing.take() else {
+            return Ok(());
+        };
+        let (written, acked_ms) = w
+            .handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the checkpoint writer panicked"))?
+            .context("writing a checkpoint")?;
+        self.cp.written(&written);
+        let cp = &written.checkpoint;
         debug!(
             seq = cp.seq,
             records = cp.log_records,
             acked_ms,
-            lists_ms,
-            lists_bytes = lists.as_ref().map_or(0, |w| w.bytes().len()),
-            whole = lists.as_ref().is_some_and(ListsWrite::is_whole),
-            commit_ms = ms(commit_at),
+            lists_bytes = written.lists.as_ref().map_or(0, |(_, n)| *n),
+            whole = w.whole,
+            total_ms = ms(w.started),
             "checkpoint written"
         );
+        let offsets: BTreeMap<(String, i32), i64> = cp
+            .offsets
+            .iter()
+            .map(|o| ((o.topic.clone(), o.partition), o.next))
+            .collect();
         if self.owned.is_some() {
             // Where a rebalance hands this member a partition: its own
             // checkpointed offsets.
-            self.consumer.context().set_starts(&self.next);
+            self.consumer.context().set_starts(&offsets);
             if self.last_group_check.elapsed() >= Duration::from_secs(5) {
                 self.check_assignment();
             }
         }
-        let offsets: Vec<PartitionOffset> = offsets
-            .into_iter()
-            .filter(|o| self.holds(o.partition))
-            .collect();
-        if !offsets.is_empty() {
-            let mut tpl = TopicPartitionList::new();
-            for o in &offsets {
-                tpl.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.next))?;
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), next) in &offsets {
+            if self.holds(*partition) {
+                tpl.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
             }
+        }
+        if tpl.count() > 0 {
             // For lag monitoring only: the checkpoint is the source of truth.
             if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
                 warn!("committing offsets to the group: {e}");
             }
         }
         self.stats.checkpoints += 1;
-        self.stats.time.checkpoint_ms += ms(t);
-        self.last_checkpoint = Instant::now();
         if let Some(m) = &self.metrics {
-            m.checkpoint_written(t.elapsed());
+            m.checkpoint_written(w.started.elapsed());
             if let Some(l) = self.engine.lists() {
                 for def in &l.rules().lists {
                     let n = l
@@ -1120,8 +1212,9 @@ impl Runner {
                 self.stats.batches += 1;
                 self.last_at = Some(quiet_since);
             }
-            if self.checkpoint_due() {
-                self.checkpoint()?;
+            self.finish_checkpoint(false)?;
+            if self.checkpoint_due() && self.writing.is_none() {
+                self.start_checkpoint()?;
             }
             if self.reached(&ends) && quiet_since.elapsed() >= idle {
                 break;
@@ -1193,8 +1286,9 @@ impl Runner {
             if self.latencies.is_some() {
                 self.settle_latencies();
             }
-            if self.checkpoint_due() {
-                self.checkpoint()?;
+            self.finish_checkpoint(false)?;
+            if self.checkpoint_due() && self.writing.is_none() {
+                self.start_checkpoint()?;
             }
         }
         self.flush()?;

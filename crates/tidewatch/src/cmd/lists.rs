@@ -391,6 +391,7 @@ pub fn run(a: ListsArgs) -> anyhow::Result<ExitCode> {
         let mut rows: Vec<(&tidewatch_alerts::EntityLists, &tidewatch_alerts::Entry)> = state
             .entities
             .values()
+            .map(|e| &**e)
             .filter(|e| a.uscc.as_deref().is_none_or(|u| e.entity.uscc == u))
             .flat_map(|e| e.entries.iter().map(move |x| (e, x)))
             .filter(|(_, x)| &x.list == l && (show_all || x.status.is_active()))
