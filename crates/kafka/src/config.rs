@@ -18,6 +18,7 @@
 //! checkpoint_interval_ms = 5000
 //! batch_max = 10000          # records per micro-batch
 //! latency_ms = 50            # the longest a record waits for its batch
+//! backlog_flush_ms = 1000    # while reading a backlog: rescore at most this often
 //! as_of = "calendar"         # or a fixed date, "2026-09-30"
 //! utc_offset_hours = 8       # the calendar day is the regulator's day
 //! hold_grace_ms = 0          # serve: held records wait this long for their registration (0: forever)
@@ -30,7 +31,7 @@
 //!
 //! Environment overrides: `TIDEWATCH_BROKERS`, `TIDEWATCH_GROUP_ID`,
 //! `TIDEWATCH_TOPIC_PREFIX`, `TIDEWATCH_CHECKPOINT_DIR`, `TIDEWATCH_AS_OF`,
-//! `TIDEWATCH_BATCH_MAX`, `TIDEWATCH_LATENCY_MS`,
+//! `TIDEWATCH_BATCH_MAX`, `TIDEWATCH_LATENCY_MS`, `TIDEWATCH_BACKLOG_FLUSH_MS`,
 //! `TIDEWATCH_CHECKPOINT_INTERVAL_MS`, `TIDEWATCH_HOLD_GRACE_MS`,
 //! `TIDEWATCH_CATCH_UP_IDLE_MS`, `TIDEWATCH_RESUME_REWIND`, `TIDEWATCH_GROUP`
 //! (`true`/`false`), and
@@ -139,6 +140,12 @@ pub struct EngineConfig {
     pub checkpoint_interval_ms: u64,
     pub batch_max: usize,
     pub latency_ms: u64,
+    /// While reading a backlog (every batch full), changed entities are
+    /// rescored and published at most this often rather than after every
+    /// batch: an entity with several events in the backlog is then scored
+    /// once for them, as a compacted topic would keep only the last score
+    /// anyway. Live records are rescored after every batch.
+    pub backlog_flush_ms: u64,
     pub as_of: AsOf,
     pub utc_offset_hours: i32,
     pub hold_grace_ms: u64,
@@ -164,6 +171,7 @@ impl Default for EngineConfig {
             checkpoint_interval_ms: 5000,
             batch_max: 10_000,
             latency_ms: 50,
+            backlog_flush_ms: 1000,
             as_of: AsOf::Calendar,
             utc_offset_hours: 8,
             hold_grace_ms: 0,
@@ -241,6 +249,7 @@ impl Config {
                 }
                 "TIDEWATCH_BATCH_MAX" => self.engine.batch_max = num(&k, &v)?,
                 "TIDEWATCH_LATENCY_MS" => self.engine.latency_ms = num(&k, &v)?,
+                "TIDEWATCH_BACKLOG_FLUSH_MS" => self.engine.backlog_flush_ms = num(&k, &v)?,
                 "TIDEWATCH_CHECKPOINT_INTERVAL_MS" => {
                     self.engine.checkpoint_interval_ms = num(&k, &v)?
                 }

@@ -241,6 +241,7 @@ pub struct Runner {
     last_checkpoint: Instant,
     /// The checkpoint being written, if one is.
     writing: Option<Writing>,
+    last_flush: Instant,
     /// When set, each batch's outputs are awaited and every record's
     /// event-to-score latency (producer timestamp → score acknowledged) is
     /// kept here, in milliseconds (the stream benchmark).
@@ -376,6 +377,7 @@ impl Runner {
             dead: Vec::new(),
             last_checkpoint: Instant::now(),
             writing: None,
+            last_flush: Instant::now(),
             latencies: None,
             latency_since_ms: 0,
             batch_ts: Vec::new(),
@@ -950,6 +952,7 @@ impl Runner {
     /// Rescores what changed and publishes the changed scores.
     fn flush(&mut self) -> anyhow::Result<()> {
         let t = Instant::now();
+        self.last_flush = t;
         let f = self.engine.flush()?;
         self.log_alerts(&f.alerts)?;
         self.stats.time.score_ms += ms(t);
@@ -1183,6 +1186,17 @@ impl Runner {
         })
     }
 
+    /// Whether to rescore after a read of `n` records: after every batch
+    /// once live; while reading a backlog (full batches), at most every
+    /// `engine.backlog_flush_ms`, and before a checkpoint (which covers
+    /// only what was published).
+    fn flush_due(&self, n: usize, live: bool) -> bool {
+        live || n < self.cfg.engine.batch_max
+            || self.last_flush.elapsed()
+                >= Duration::from_millis(self.cfg.engine.backlog_flush_ms)
+            || self.checkpoint_due()
+    }
+
     fn checkpoint_due(&self) -> bool {
         self.last_checkpoint.elapsed()
             >= Duration::from_millis(self.cfg.engine.checkpoint_interval_ms)
@@ -1206,7 +1220,9 @@ impl Runner {
         let mut quiet_since = Instant::now();
         loop {
             let n = self.read_batch()?;
-            self.flush()?;
+            if self.flush_due(n, false) {
+                self.flush()?;
+            }
             if n > 0 {
                 quiet_since = Instant::now();
                 self.stats.batches += 1;
@@ -1259,7 +1275,9 @@ impl Runner {
             self.hear_relations()?;
             self.engine.set_as_of(self.cfg.engine.as_of_now());
             let n = self.read_batch()?;
-            self.flush()?;
+            if self.flush_due(n, live) {
+                self.flush()?;
+            }
             if live {
                 // Not while reading the backlog: a registration may be
                 // a few records behind on another partition.
