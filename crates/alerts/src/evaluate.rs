@@ -15,7 +15,7 @@ use tidewatch_model::{Class, Domain, Event};
 use tidewatch_state::{entity_row, Entity};
 
 use crate::alert::{alert_id, Alert, AlertKind, Cause, EntityRef, IdFacts};
-use crate::lifecycle::{Fact, Lifecycle, PriorVersions};
+use crate::lifecycle::{Fact, Lifecycle};
 use crate::rules::{Rules, Trigger};
 use crate::state::{EntityLists, Entry, Status};
 
@@ -148,14 +148,17 @@ pub fn evaluate(
     let entity = input.entity;
     let as_of = ctx.as_of;
     let events = entity.history_until(as_of);
-    let prior: PriorVersions = previous
+    let prior: Vec<_> = previous
         .map(|p| {
             p.entries
                 .iter()
                 .map(|e| {
                     (
-                        (e.list.clone(), e.rule.clone(), e.key.clone(), e.opened_on),
-                        e.rule_version.clone(),
+                        e.list.as_str(),
+                        e.rule.as_str(),
+                        e.key.as_str(),
+                        e.opened_on,
+                        e.rule_version.as_str(),
                     )
                 })
                 .collect()
@@ -169,7 +172,9 @@ pub fn evaluate(
         .iter()
         .map(|f| from_entry(&life.entries[f.entry], f))
         .collect();
-    let mut entries = life.entries.clone();
+    // The replay's entries become the state (the warnings below read
+    // `life` for its event groups only).
+    let mut entries = std::mem::take(&mut life.entries);
 
     // Entries announced before that the replay no longer has: late events
     // showed the criteria were not met. Say so once.

@@ -21,8 +21,10 @@ use crate::alert::{AlertKind, Cause};
 use crate::rules::{Correction, ListDef, Mode, Rule, Rules, Trigger};
 use crate::state::{Entry, Status};
 
-/// Entry identity → rule version, from the previous evaluation.
-pub(crate) type PriorVersions = HashMap<(String, String, String, NaiveDate), String>;
+/// Entry identity (list, rule, key, opened on) → rule version, from the
+/// previous evaluation. An entity has a handful of entries: a list
+/// searched in place beats building a map of owned keys per evaluation.
+pub(crate) type PriorVersions<'a> = [(&'a str, &'a str, &'a str, NaiveDate, &'a str)];
 
 /// One step of the lifecycle, to become an alert.
 #[derive(Debug, Clone)]
@@ -60,7 +62,7 @@ pub(crate) struct Lifecycle<'a> {
     rules: &'a Rules,
     entity: &'a Entity,
     events: &'a [&'a Event],
-    prior: &'a PriorVersions,
+    prior: &'a PriorVersions<'a>,
     pub entries: Vec<Entry>,
     pub facts: Vec<Fact>,
     timers: BTreeSet<(NaiveDate, Timer)>,
@@ -103,7 +105,7 @@ impl<'a> Lifecycle<'a> {
         rules: &'a Rules,
         entity: &'a Entity,
         events: &'a [&'a Event],
-        prior: &'a PriorVersions,
+        prior: &'a PriorVersions<'a>,
     ) -> Self {
         Lifecycle {
             rules,
@@ -691,8 +693,10 @@ impl<'a> Lifecycle<'a> {
 
     fn prior_version(&self, list: &str, rule: &str, key: &str, d: NaiveDate) -> Option<String> {
         self.prior
-            .get(&(list.to_owned(), rule.to_owned(), key.to_owned(), d))
-            .cloned()
+            .iter()
+            // The last one, as a map built from the entries would keep.
+            .rfind(|p| (p.0, p.1, p.2, p.3) == (list, rule, key, d))
+            .map(|p| p.4.to_owned())
     }
 
     /// Opens an entry for rule `ri` if nothing stands in its way.

@@ -180,15 +180,13 @@ impl ListState {
         self.entities.get(uscc).map(|l| &**l)
     }
 
-    /// Replaces an entity's lists with a new evaluation's.
-    pub fn put(&mut self, uscc: &str, lists: Option<EntityLists>) {
+    /// Replaces an entity's lists with a new evaluation's; returns the old
+    /// ones (the caller may drop them elsewhere: a long list history takes
+    /// a while to free).
+    pub fn put(&mut self, uscc: &str, lists: Option<EntityLists>) -> Option<Arc<EntityLists>> {
         match lists {
-            Some(l) => {
-                self.entities.insert(uscc.to_owned(), Arc::new(l));
-            }
-            None => {
-                self.entities.remove(uscc);
-            }
+            Some(l) => self.entities.insert(uscc.to_owned(), Arc::new(l)),
+            None => self.entities.remove(uscc),
         }
     }
 

@@ -496,17 +496,23 @@ impl Lists {
                     scores: &current[id as usize],
                     previous_scores: previous.get(uscc).map_or(&[][..], Vec::as_slice),
                 };
-                Some((uscc, evaluate(rules, &input, state.entity(uscc), &ctx)))
+                let before = state.entity(uscc);
+                let d = evaluate(rules, &input, before, &ctx);
+                let changed = before != d.state.as_ref();
+                Some((uscc, d, changed))
             })
             .collect();
         let mut alerts = Vec::new();
-        for (uscc, d) in done {
+        let mut replaced = Vec::new();
+        for (uscc, d, changed) in done {
             alerts.extend(d.alerts);
-            if self.state.entity(uscc) != d.state.as_ref() {
+            if changed {
                 self.touched.insert(uscc.to_owned());
-                self.state.put(uscc, d.state);
+                replaced.extend(self.state.put(uscc, d.state));
             }
         }
+        // Freed on the pool, off the loop.
+        rayon::spawn(move || drop(replaced));
         self.state.as_of = Some(as_of);
         alerts.sort_by(|a, b| {
             (a.effective_on, &a.entity.uscc, a.entity_seq).cmp(&(

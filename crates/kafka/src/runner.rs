@@ -1192,8 +1192,7 @@ impl Runner {
     /// only what was published).
     fn flush_due(&self, n: usize, live: bool) -> bool {
         live || n < self.cfg.engine.batch_max
-            || self.last_flush.elapsed()
-                >= Duration::from_millis(self.cfg.engine.backlog_flush_ms)
+            || self.last_flush.elapsed() >= Duration::from_millis(self.cfg.engine.backlog_flush_ms)
             || self.checkpoint_due()
     }
 
