@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use kafka::{
-    assert_same, brokers, last_per_key, ok, produce, read_topic, run_kafka, seeds, serve_cmd,
-    tidewatch, unique_prefix,
+    assert_same, brokers, last_per_key, ok, produce, read_topic, run_kafka, run_kafka_with, seeds,
+    serve_cmd, tidewatch, unique_prefix,
 };
 use polars::prelude::*;
 use serde_json::Value;
@@ -153,6 +153,44 @@ fn stream_equals_batch_and_bad_records_reach_dead_letter() {
         &payload_ids(&last_per_key(&after)),
         &reference,
         "after a restart",
+    );
+}
+
+#[test]
+fn a_backlog_is_rescored_per_interval_not_per_batch() {
+    // The same backlog read in small batches, rescored after every batch
+    // and at most once a minute: the second publishes fewer records (an
+    // entity's intermediate scores are skipped) and the same last one per
+    // entity.
+    let reference = batch(&seeds());
+    let mut published = Vec::new();
+    for flush_ms in ["0", "60000"] {
+        let prefix = unique_prefix(&format!("backlog{flush_ms}"));
+        produce(&prefix, &seeds());
+        let tmp = tempfile::tempdir().expect("tmp");
+        let env = [
+            ("TIDEWATCH_BATCH_MAX", "500"),
+            ("TIDEWATCH_BACKLOG_FLUSH_MS", flush_ms),
+        ];
+        run_kafka_with(
+            &prefix,
+            &tmp.path().join("state"),
+            &tmp.path().join("out"),
+            &env,
+        );
+        let scores = read_topic(&format!("{prefix}scores"));
+        assert_same(
+            &payload_ids(&last_per_key(&scores)),
+            &reference,
+            &format!("backlog_flush_ms = {flush_ms}"),
+        );
+        published.push(scores.len());
+    }
+    let (per_batch, per_interval) = (published[0], published[1]);
+    assert!(per_interval >= reference.len());
+    assert!(
+        per_interval < per_batch,
+        "{per_interval} records published rescoring per interval, {per_batch} per batch"
     );
 }
 

@@ -237,8 +237,14 @@ pub fn stop_cleanly(child: std::process::Child) {
 /// `tidewatch run --brokers` over the topics under `prefix` at the seeds'
 /// as-of date; returns its output.
 pub fn run_kafka(prefix: &str, state: &Path, out: &Path) -> String {
+    run_kafka_with(prefix, state, out, &[])
+}
+
+/// [`run_kafka`] with `TIDEWATCH_*` tuning in the environment.
+pub fn run_kafka_with(prefix: &str, state: &Path, out: &Path, env: &[(&str, &str)]) -> String {
     ok(
         tidewatch()
+            .envs(env.iter().copied())
             .args(["run", "--brokers", &brokers(), "--topic-prefix", prefix])
             .arg("--checkpoint-dir")
             .arg(state)
