@@ -207,6 +207,10 @@ pub struct LoopTimes {
     pub publish_ms: f64,
     /// Waiting for acknowledgements and writing checkpoints.
     pub checkpoint_ms: f64,
+    /// The end of a catch-up, after its idle wait: the last rescoring, the
+    /// lists judged for everyone the backlog touched, the last checkpoint
+    /// (part of the times above too).
+    pub finish_ms: f64,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -1235,10 +1239,12 @@ impl Runner {
                 break;
             }
         }
+        let finishing = Instant::now();
         self.flush()?;
         let alerts = self.engine.evaluate_pending();
         self.log_alerts(&alerts)?;
         self.checkpoint()?;
+        self.stats.time.finish_ms = ms(finishing);
         debug!(?ends, next = ?self.next, "caught up");
         // Held records stay held in the checkpoint (a later run may bring
         // their registration); this run reports them as unknown entities.

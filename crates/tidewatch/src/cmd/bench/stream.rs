@@ -179,6 +179,13 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         s.consumed, s.rescored, s.scores_published, s.checkpoints, busy, engine_rate
     );
     println!("  engine time: {}", times(&s.time));
+    let whole = busy + s.time.finish_ms / 1e3;
+    println!(
+        "  with the end of the catch-up (the lists judged for everyone the backlog touched, {} alerts, the last checkpoint: {:.0} ms): {whole:.2} s = {:.0} events/s",
+        s.alerts_published,
+        s.time.finish_ms,
+        s.consumed as f64 / whole
+    );
     drop(runner);
     println!(
         "engine = {:.0}% of the broker-alone rate",
