@@ -924,13 +924,20 @@ impl Runner {
         let Some(log) = self.alert_log.as_mut() else {
             return Ok(());
         };
-        let logged = log.append(alerts)?;
-        for a in &logged {
-            self.send_alert(a)?;
+        let appended = log.append_lines(alerts)?;
+        for (i, a) in appended.alerts.iter().enumerate() {
+            // Published as logged, byte for byte.
+            Self::send(
+                &self.producer,
+                &self.topics.alerts,
+                a.alert.entity.uscc.as_bytes(),
+                appended.line(i),
+            )?;
             if let Some(m) = &self.metrics {
                 m.alert_emitted(a.alert.kind.as_str(), a.alert.list.as_deref().unwrap_or(""));
             }
         }
+        let logged = appended.alerts;
         self.stats.alerts_published += logged.len() as u64;
         if let (Some(cb), Some(l)) = (self.on_alerts.as_mut(), self.engine.lists()) {
             if !logged.is_empty() {

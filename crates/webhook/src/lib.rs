@@ -17,7 +17,7 @@ pub mod store;
 
 pub use config::{load_targets, parse_targets, WebhookTarget};
 pub use deliver::{Attempt, Deliverer, Delivery, Observer, TargetStats};
-pub use log::{alerts_since, read_log, AlertLog};
+pub use log::{alerts_since, read_log, AlertLog, Appended};
 pub use sign::{sign, signature_header, verify, VerifyError, SIGNATURE_HEADER};
 
 /// What can go wrong outside the HTTP exchange itself.

@@ -79,6 +79,23 @@ pub fn alerts_since(path: &Path, seq: u64, limit: usize) -> Result<Vec<LoggedAle
         .collect())
 }
 
+/// Alerts appended to the log, with their lines.
+#[derive(Debug, Default)]
+pub struct Appended {
+    pub alerts: Vec<LoggedAlert>,
+    lines: Vec<u8>,
+    /// Where each alert's line ends in `lines` (after its newline).
+    ends: Vec<usize>,
+}
+
+impl Appended {
+    /// Alert `i`'s line as written to the log, without its newline.
+    pub fn line(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.lines[start..self.ends[i] - 1]
+    }
+}
+
 /// The log, open for appending.
 #[derive(Debug)]
 pub struct AlertLog {
@@ -121,33 +138,42 @@ impl AlertLog {
     /// Appends alerts not in the log yet, numbering them on, and syncs the
     /// file before returning what was written.
     pub fn append(&mut self, alerts: &[Alert]) -> Result<Vec<LoggedAlert>, WebhookError> {
-        let mut out = Vec::new();
-        let mut buf = Vec::new();
+        Ok(self.append_lines(alerts)?.alerts)
+    }
+
+    /// [`AlertLog::append`], with each appended alert's line as written
+    /// (JSON, without the newline): what the engine publishes, so it is
+    /// not serialized twice.
+    pub fn append_lines(&mut self, alerts: &[Alert]) -> Result<Appended, WebhookError> {
+        let mut out = Appended::default();
         for a in alerts {
             if self.ids.contains(&a.id) {
                 continue;
             }
             let logged = LoggedAlert {
-                seq: self.last_seq + out.len() as u64 + 1,
+                seq: self.last_seq + out.alerts.len() as u64 + 1,
                 alert: a.clone(),
             };
-            serde_json::to_writer(&mut buf, &logged).map_err(|e| WebhookError::Corrupt {
+            serde_json::to_writer(&mut out.lines, &logged).map_err(|e| WebhookError::Corrupt {
                 path: self.path.display().to_string(),
                 line: 0,
                 message: format!("cannot serialise alert {}: {e}", a.id),
             })?;
-            buf.push(b'\n');
-            out.push(logged);
+            out.lines.push(b'\n');
+            out.ends.push(out.lines.len());
+            out.alerts.push(logged);
         }
-        if out.is_empty() {
+        if out.alerts.is_empty() {
             return Ok(out);
         }
-        self.file.write_all(&buf).map_err(|e| io(&self.path, e))?;
+        self.file
+            .write_all(&out.lines)
+            .map_err(|e| io(&self.path, e))?;
         self.file.sync_data().map_err(|e| io(&self.path, e))?;
-        for a in &out {
+        for a in &out.alerts {
             self.ids.insert(a.alert.id.clone());
         }
-        self.last_seq += out.len() as u64;
+        self.last_seq += out.alerts.len() as u64;
         Ok(out)
     }
 }

@@ -78,3 +78,22 @@ fn a_torn_last_line_is_cut_off_and_catch_up_starts_after_a_sequence() {
     assert_eq!(alerts_since(&p, 6, 10).expect("since").len(), 0);
     assert_eq!(alerts_since(&p, 0, 100).expect("since").len(), 6);
 }
+
+#[test]
+fn appended_lines_are_the_log_lines_and_the_alerts_as_json() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("alerts.ndjson");
+    let mut log = AlertLog::open(&p).expect("open");
+    log.append(&[alert(1)]).expect("append");
+    let a = log
+        .append_lines(&[alert(1), alert(2), alert(3)])
+        .expect("append");
+    assert_eq!(a.alerts.len(), 2, "alert 1 is in the log already");
+    let text = std::fs::read_to_string(&p).expect("log");
+    let on_disk: Vec<&str> = text.lines().skip(1).collect();
+    for (i, logged) in a.alerts.iter().enumerate() {
+        assert_eq!(a.line(i), on_disk[i].as_bytes());
+        assert_eq!(a.line(i), serde_json::to_vec(logged).expect("json"));
+    }
+    assert_eq!(a.alerts[1].seq, 3);
+}
