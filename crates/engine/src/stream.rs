@@ -46,6 +46,18 @@ pub struct Engine {
     heard_dirty: Vec<EntityId>,
     /// Where the flushes' time went, summed.
     pub times: FlushTimes,
+    /// What the last [`Engine::flush_scores`] left for
+    /// [`Engine::judge_lists`].
+    unjudged: Option<Unjudged>,
+}
+
+/// Entities rescored and not yet judged by the list rules.
+#[derive(Debug)]
+struct Unjudged {
+    /// Those with new events.
+    dirty: Vec<EntityId>,
+    ids: Vec<EntityId>,
+    scores: Vec<Vec<FieldScore>>,
 }
 
 /// Time spent in the stages of [`Engine::flush`], summed over flushes
@@ -95,6 +107,7 @@ impl Engine {
             pending: Vec::new(),
             heard_dirty: Vec::new(),
             times: FlushTimes::default(),
+            unjudged: None,
         }
     }
 
@@ -189,8 +202,24 @@ impl Engine {
         self.pipe.offer(family, bytes, source)
     }
 
-    /// Rescores what changed since the last flush.
+    /// Rescores what changed since the last flush, and judges the lists
+    /// of the rescored entities.
     pub fn flush(&mut self) -> anyhow::Result<Flushed> {
+        let mut f = self.flush_scores()?;
+        f.alerts = self.judge_lists();
+        Ok(f)
+    }
+
+    /// The first half of [`Engine::flush`]: rescores what changed and
+    /// returns the changed records (no alerts). The lists of the rescored
+    /// entities are judged by [`Engine::judge_lists`], which must come
+    /// next: the scores can be published meanwhile, as they do not wait
+    /// for the list rules.
+    pub fn flush_scores(&mut self) -> anyhow::Result<Flushed> {
+        anyhow::ensure!(
+            self.unjudged.is_none(),
+            "the lists of the previous flush were not judged"
+        );
         let t = Instant::now();
         let dirty = self.pipe.store.take_dirty();
         let store = &self.pipe.store;
@@ -215,24 +244,7 @@ impl Engine {
         let (records, scores, took) = self.score(&ids, self.lists.is_some())?;
         self.times.score_ms += took.score_ms;
         self.times.records_ms += took.records_ms;
-        let t = Instant::now();
         let store = &self.pipe.store;
-        if let Some(l) = self.lists.as_mut() {
-            l.saw_events(store, &dirty);
-        }
-        let alerts = match self.lists.as_mut() {
-            Some(l) if self.defer_lists => {
-                l.keep_scores(store, &ids, scores);
-                self.pending.resize(store.len(), false);
-                for &id in &ids {
-                    self.pending[id as usize] = true;
-                }
-                Vec::new()
-            }
-            Some(l) => l.evaluate(store, &ids, scores, self.pipe.as_of),
-            None => Vec::new(),
-        };
-        self.times.lists_ms += ms(t);
         self.published.resize(store.len(), None);
         let mut out = Vec::new();
         for (id, rec) in ids.iter().zip(records) {
@@ -243,12 +255,40 @@ impl Engine {
             }
         }
         let relations = self.changed_relations();
+        let rescored = ids.len();
+        if self.lists.is_some() {
+            self.unjudged = Some(Unjudged { dirty, ids, scores });
+        }
         Ok(Flushed {
-            rescored: ids.len(),
+            rescored,
             records: out,
-            alerts,
+            alerts: Vec::new(),
             relations,
         })
+    }
+
+    /// The second half of [`Engine::flush`]: the list rules over the
+    /// entities the last [`Engine::flush_scores`] rescored (noted for
+    /// later while the lists are deferred). Returns the new alerts.
+    pub fn judge_lists(&mut self) -> Vec<Alert> {
+        let (Some(l), Some(u)) = (self.lists.as_mut(), self.unjudged.take()) else {
+            return Vec::new();
+        };
+        let t = Instant::now();
+        let store = &self.pipe.store;
+        l.saw_events(store, &u.dirty);
+        let alerts = if self.defer_lists {
+            l.keep_scores(store, &u.ids, u.scores);
+            self.pending.resize(store.len(), false);
+            for &id in &u.ids {
+                self.pending[id as usize] = true;
+            }
+            Vec::new()
+        } else {
+            l.evaluate(store, &u.ids, u.scores, self.pipe.as_of)
+        };
+        self.times.lists_ms += ms(t);
+        alerts
     }
 
     /// The relation facts of the entities whose legal representative or

@@ -960,12 +960,12 @@ impl Runner {
             .map(|l| (self.cfg.engine.checkpoint_dir.join(ALERT_LOG), l.last_seq()))
     }
 
-    /// Rescores what changed and publishes the changed scores.
+    /// Rescores what changed and publishes the changed scores, then judges
+    /// the lists of the rescored entities and publishes the new alerts.
     fn flush(&mut self) -> anyhow::Result<()> {
         let t = Instant::now();
         self.last_flush = t;
-        let f = self.engine.flush()?;
-        self.log_alerts(&f.alerts)?;
+        let f = self.engine.flush_scores()?;
         self.stats.time.score_ms += ms(t);
         let publishing = Instant::now();
         if let Some(m) = &self.metrics {
@@ -994,6 +994,12 @@ impl Runner {
             self.settle_latencies();
         }
         self.stats.time.publish_ms += ms(publishing);
+        // The list rules once the scores are on their way: scores do not
+        // wait for them.
+        let judging = Instant::now();
+        let alerts = self.engine.judge_lists();
+        self.log_alerts(&alerts)?;
+        self.stats.time.score_ms += ms(judging);
         Ok(())
     }
 
