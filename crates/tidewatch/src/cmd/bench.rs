@@ -107,6 +107,16 @@ enum BenchWhat {
     },
 }
 
+/// The `p` quantile (0–1) of sorted values, nearest rank; the default of
+/// `T` when there are none.
+fn pct<T: Copy + Default>(sorted: &[T], p: f64) -> T {
+    if sorted.is_empty() {
+        return T::default();
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
 /// Peak resident memory of this process (VmHWM), in bytes.
 fn peak_rss() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -25,8 +25,8 @@ use tidewatch_kafka::bench::Line;
 use tidewatch_model::Family;
 use tidewatch_seedgen::{generate_to_dir, SeedConfig};
 
-use super::peak_rss;
 use super::stream::lines_of;
+use super::{pct, peak_rss};
 use crate::cmd::run::load_policy;
 
 pub struct EngineBench {
@@ -47,6 +47,20 @@ struct Totals {
     apply_ms: f64,
     /// Milliseconds per micro-batch (offer + flush).
     batches: Vec<f64>,
+}
+
+impl Totals {
+    fn summary(&self, what: &str, batch: usize, secs: f64) {
+        println!(
+            "{what}: {} events in batches of {batch} in {secs:.2} s = {:.0} events/s; {} rescorings ({:.2} per event), {} score records, {} alerts",
+            self.events,
+            self.events as f64 / secs,
+            self.rescored,
+            self.rescored as f64 / self.events.max(1) as f64,
+            self.records,
+            self.alerts
+        );
+    }
 }
 
 /// Offers `lines` in micro-batches of `batch` and flushes after each.
@@ -110,14 +124,6 @@ fn since(now: &FlushTimes, before: &FlushTimes) -> FlushTimes {
     }
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 pub fn run(b: EngineBench) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let seeds = tmp.path().join("events");
@@ -160,16 +166,7 @@ pub fn run(b: EngineBench) -> anyhow::Result<()> {
     c.alerts += payloads(&engine.evaluate_pending())?;
     let pending_ms = t.elapsed().as_secs_f64() * 1e3;
     let secs = start.elapsed().as_secs_f64();
-    println!(
-        "catch-up: {} events in batches of {} in {secs:.2} s = {:.0} events/s; {} rescorings ({:.2} per event), {} score records, {} alerts",
-        c.events,
-        b.batch,
-        c.events as f64 / secs,
-        c.rescored,
-        c.rescored as f64 / c.events.max(1) as f64,
-        c.records,
-        c.alerts
-    );
+    c.summary("catch-up", b.batch, secs);
     println!(
         "  time: {}; the deferred lists {pending_ms:.0} ms",
         stages(c.apply_ms, &engine.times)
@@ -202,15 +199,7 @@ fn live(engine: &mut Engine, feed: &[Line], batch: usize) -> anyhow::Result<()> 
     drive(engine, feed, batch, &mut l)?;
     let secs = start.elapsed().as_secs_f64();
     l.batches.sort_by(f64::total_cmp);
-    println!(
-        "live: {} events in batches of {batch} in {secs:.2} s = {:.0} events/s; {} rescorings ({:.2} per event), {} score records, {} alerts",
-        l.events,
-        l.events as f64 / secs,
-        l.rescored,
-        l.rescored as f64 / l.events.max(1) as f64,
-        l.records,
-        l.alerts
-    );
+    l.summary("live", batch, secs);
     println!(
         "  time: {}",
         stages(l.apply_ms, &since(&engine.times, &before))

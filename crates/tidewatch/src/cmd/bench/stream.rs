@@ -28,6 +28,7 @@ use tidewatch_kafka::{produce, Config, Topics};
 use tidewatch_model::Family;
 use tidewatch_seedgen::{generate_to_dir, SeedConfig};
 
+use super::pct;
 use crate::cmd::run::load_policy;
 
 pub struct StreamBench {
@@ -88,14 +89,6 @@ fn spread(sorted: &[u32]) -> String {
         pct(sorted, 0.99),
         sorted.last().copied().unwrap_or(0)
     )
-}
-
-fn pct(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 pub fn run(b: StreamBench) -> anyhow::Result<()> {
