@@ -1205,12 +1205,12 @@ impl Runner {
 
     /// Whether to rescore after a read of `n` records: after every batch
     /// once live; while reading a backlog (full batches), at most every
-    /// `engine.backlog_flush_ms`, and before a checkpoint (which covers
-    /// only what was published).
+    /// `engine.backlog_flush_ms`, and before a checkpoint is taken (it
+    /// covers only what was published).
     fn flush_due(&self, n: usize, live: bool) -> bool {
         live || n < self.cfg.engine.batch_max
             || self.last_flush.elapsed() >= Duration::from_millis(self.cfg.engine.backlog_flush_ms)
-            || self.checkpoint_due()
+            || (self.checkpoint_due() && self.writing.is_none())
     }
 
     fn checkpoint_due(&self) -> bool {
