@@ -381,7 +381,7 @@ impl CheckpointDir {
     }
 
     /// Appends an accepted record to the log (durable at the next
-    /// [`CheckpointDir::commit`]).
+    /// checkpoint that covers it, see [`CheckpointDir::cut`]).
     pub fn append<'a>(
         &mut self,
         family: Family,
@@ -391,29 +391,6 @@ impl CheckpointDir {
         self.log_len += encode_into(&mut self.log, family, source.into(), bytes)?;
         self.log_records += 1;
         Ok(())
-    }
-
-    /// Writes a checkpoint covering everything appended so far.
-    pub fn commit(
-        &mut self,
-        as_of: NaiveDate,
-        offsets: Vec<PartitionOffset>,
-        rejected_by_family: &BTreeMap<String, BTreeMap<String, u64>>,
-        policy_digest: &str,
-        lists: Option<ListsWrite>,
-        expired_held: &[SourcePos],
-    ) -> anyhow::Result<Checkpoint> {
-        let p = self.cut(
-            as_of,
-            offsets,
-            rejected_by_family,
-            policy_digest,
-            lists,
-            expired_held,
-        )?;
-        let w = p.write()?;
-        self.written(&w);
-        Ok(w.checkpoint)
     }
 
     /// Takes a checkpoint covering everything appended so far, to be
@@ -591,6 +568,20 @@ pub fn family_name(name: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    /// A checkpoint cut and written at once.
+    fn commit_now(
+        cp: &mut CheckpointDir,
+        as_of: NaiveDate,
+        offsets: Vec<PartitionOffset>,
+        lists: Option<ListsWrite>,
+    ) -> anyhow::Result<Checkpoint> {
+        let w = cp
+            .cut(as_of, offsets, &BTreeMap::new(), "p", lists, &[])?
+            .write()?;
+        cp.written(&w);
+        Ok(w.checkpoint)
+    }
+
     fn rec(i: i64) -> LoggedRecord {
         LoggedRecord {
             family: Family::Complaints,
@@ -636,8 +627,7 @@ mod tests {
             cp.append(r.family, &r.source, &r.bytes).unwrap();
         };
         let whole = Some(ListsWrite::Whole(b"W".to_vec()));
-        cp.commit(d, Vec::new(), &BTreeMap::new(), "p", whole, &[])
-            .unwrap();
+        commit_now(&mut cp, d, Vec::new(), whole).unwrap();
         for i in 0..3 {
             append(&mut cp, i);
         }
@@ -688,13 +678,11 @@ mod tests {
             partition: 3,
             next: 3,
         }];
-        cp.commit(
+        commit_now(
+            &mut cp,
             d,
             off.clone(),
-            &BTreeMap::new(),
-            "p",
             Some(ListsWrite::Whole(b"L1".to_vec())),
-            &[],
         )
         .unwrap();
         // Appended after the checkpoint, then a crash: not restored.
@@ -711,15 +699,7 @@ mod tests {
         // Appending continues after the restored prefix.
         let r = rec(9);
         cp.append(r.family, &r.source, &r.bytes).unwrap();
-        cp.commit(
-            d,
-            off,
-            &BTreeMap::new(),
-            "p",
-            Some(ListsWrite::Whole(b"L2".to_vec())),
-            &[],
-        )
-        .unwrap();
+        commit_now(&mut cp, d, off, Some(ListsWrite::Whole(b"L2".to_vec()))).unwrap();
         drop(cp);
         let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
         let got = restored.unwrap();
@@ -735,9 +715,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
         let d = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
-        let commit = |cp: &mut CheckpointDir, w: Option<ListsWrite>| {
-            cp.commit(d, Vec::new(), &BTreeMap::new(), "p", w, &[])
-        };
+        let commit =
+            |cp: &mut CheckpointDir, w: Option<ListsWrite>| commit_now(cp, d, Vec::new(), w);
         assert!(cp.wants_whole_lists());
         assert!(commit(&mut cp, Some(ListsWrite::Changes(b"c".to_vec()))).is_err());
         let whole = vec![b'W'; 100];
