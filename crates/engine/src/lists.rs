@@ -346,15 +346,15 @@ impl Lists {
         }
     }
 
-    /// The lists as a checkpoint writes them now: the whole state, or
-    /// what changed since the last cut (valid only when
-    /// [`Lists::whole_due`] is false). Taking it is cheap (the lists are
-    /// shared, not copied); writing it as JSON ([`ListsCut::to_json`]) can
-    /// then happen on another thread while the lists go on changing. The
-    /// next changes start from here.
-    pub fn cut(&mut self, alerts_logged: u64, whole: bool) -> ListsCut {
+    /// The lists as a checkpoint writes them now: the whole state when
+    /// `want_whole` or when only it can say what changed
+    /// ([`Lists::whole_due`]), otherwise what changed since the last cut.
+    /// Taking it is cheap (the lists are shared, not copied); writing it as
+    /// JSON ([`ListsCut::to_json`]) can then happen on another thread while
+    /// the lists go on changing. The next changes start from here.
+    pub fn cut(&mut self, alerts_logged: u64, want_whole: bool) -> ListsCut {
         let st = &self.state;
-        let cut = if whole {
+        let cut = if want_whole || self.whole_due {
             ListsCut::Whole {
                 format: st.format,
                 as_of: st.as_of,

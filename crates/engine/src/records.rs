@@ -57,6 +57,26 @@ pub fn record_id(
     hex::encode(&h.finalize()[..16])
 }
 
+/// The keys of a JSON object in sorted order (as a `serde_json::Map` sorts
+/// them), each written once with its opening brace or comma, quotes and
+/// colon, beside what it holds: a row's object is then these prefixes and
+/// its values, then `}`.
+pub(crate) fn object_keys<K: AsRef<str>, V>(
+    by_key: std::collections::BTreeMap<K, V>,
+) -> anyhow::Result<Vec<(String, V)>> {
+    by_key
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, v))| {
+            let sep = if i == 0 { "{" } else { "," };
+            Ok((
+                format!("{sep}{}:", serde_json::to_string(name.as_ref())?),
+                v,
+            ))
+        })
+        .collect()
+}
+
 enum Col<'a> {
     Id,
     AsOf,
@@ -91,15 +111,7 @@ pub fn frame_payloads(
         };
         cols.insert(c.name().as_str(), col);
     }
-    // Each key written once, with its quote, colon and separator.
-    let keys: Vec<(String, &Col)> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, (name, col))| {
-            let sep = if i == 0 { "{" } else { "," };
-            Ok((format!("{sep}{}:", serde_json::to_string(name)?), col))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let keys = object_keys(cols)?;
     let as_of = serde_json::to_string(&as_of.to_string())?;
     let mut out = Vec::with_capacity(df.height());
     let mut len = 256;

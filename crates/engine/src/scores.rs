@@ -258,15 +258,7 @@ pub fn score_payloads(
     vals.insert("deregistered".into(), Val::Flag(Feature::Deregistered));
     vals.insert("revoked".into(), Val::Flag(Feature::Revoked));
     vals.insert("last_inspected_on".into(), Val::LastInspected);
-    // Each key written once, with its quote, colon and separator.
-    let keys: Vec<(String, Val<'_>)> = vals
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, v))| {
-            let sep = if i == 0 { "{" } else { "," };
-            Ok((format!("{sep}{}:", serde_json::to_string(&name)?), v))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let keys = crate::records::object_keys(vals)?;
     let as_of_json = serde_json::to_string(&as_of.to_string())?;
     let models: Vec<&tidewatch_scoring::Model> = (0..ev.fields.len())
         .map(|fi| &policy.fields[fi].model)

@@ -174,7 +174,6 @@ fn await_acked(d: &Deliveries, upto: u64, timeout: Duration) -> anyhow::Result<(
 struct Writing {
     handle: std::thread::JoinHandle<anyhow::Result<(Written, f64)>>,
     started: Instant,
-    whole: bool,
 }
 
 /// What the loop did, for logs, the summary and the benchmark.
@@ -450,7 +449,7 @@ impl Runner {
         self.send_relations(&relations)?;
         // Alerts logged after the checkpoint: published again.
         for a in late_alerts {
-            self.send_alert(a)?;
+            self.send_alert(a, &serde_json::to_vec(a)?)?;
         }
         if !late_alerts.is_empty() {
             info!(
@@ -905,13 +904,13 @@ impl Runner {
     }
 
     /// Publishes one logged alert to `alerts`, keyed by USCC.
-    fn send_alert(&self, a: &LoggedAlert) -> anyhow::Result<()> {
-        let payload = serde_json::to_vec(a)?;
+    /// Publishes a logged alert as its log line (JSON).
+    fn send_alert(&self, a: &LoggedAlert, line: &[u8]) -> anyhow::Result<()> {
         Self::send(
             &self.producer,
             &self.topics.alerts,
             a.alert.entity.uscc.as_bytes(),
-            &payload,
+            line,
         )
     }
 
@@ -927,12 +926,7 @@ impl Runner {
         let appended = log.append_lines(alerts)?;
         for (i, a) in appended.alerts.iter().enumerate() {
             // Published as logged, byte for byte.
-            Self::send(
-                &self.producer,
-                &self.topics.alerts,
-                a.alert.entity.uscc.as_bytes(),
-                appended.line(i),
-            )?;
+            self.send_alert(a, appended.line(i))?;
             if let Some(m) = &self.metrics {
                 m.alert_emitted(a.alert.kind.as_str(), a.alert.list.as_deref().unwrap_or(""));
             }
@@ -1056,13 +1050,9 @@ impl Runner {
         // writer.
         let wants_whole = self.cp.wants_whole_lists();
         let lists = match (self.engine.lists_mut(), &self.alert_log) {
-            (Some(l), Some(log)) => {
-                let whole = l.whole_due() || wants_whole;
-                Some(ListsWrite::Cut(l.cut(log.last_seq(), whole)))
-            }
+            (Some(l), Some(log)) => Some(ListsWrite::Cut(l.cut(log.last_seq(), wants_whole))),
             _ => None,
         };
-        let whole = lists.as_ref().is_some_and(ListsWrite::is_whole);
         let as_of = self.engine.as_of();
         let digest = self.engine.policy().digest.clone();
         let pending = self.cp.cut(
@@ -1084,11 +1074,7 @@ impl Runner {
                 Ok((pending.write()?, acked_ms))
             })
             .context("starting the checkpoint writer")?;
-        self.writing = Some(Writing {
-            handle,
-            started: t,
-            whole,
-        });
+        self.writing = Some(Writing { handle, started: t });
         self.last_checkpoint = Instant::now();
         self.stats.time.checkpoint_ms += ms(t);
         Ok(())
@@ -1132,7 +1118,10 @@ impl Runner {
             records = cp.log_records,
             acked_ms,
             lists_bytes = written.lists.as_ref().map_or(0, |(_, n)| *n),
-            whole = w.whole,
+            whole = written
+                .lists
+                .as_ref()
+                .is_some_and(|(n, _)| cp.lists_file.as_ref() == Some(n)),
             total_ms = ms(w.started),
             "checkpoint written"
         );
@@ -1203,6 +1192,16 @@ impl Runner {
         })
     }
 
+    /// Takes in a checkpoint written meanwhile, and starts the next one
+    /// when it is due (the loops call it after each batch).
+    fn checkpoint_when_due(&mut self) -> anyhow::Result<()> {
+        self.finish_checkpoint(false)?;
+        if self.checkpoint_due() {
+            self.start_checkpoint()?;
+        }
+        Ok(())
+    }
+
     /// Whether to rescore after a read of `n` records: after every batch
     /// once live; while reading a backlog (full batches), at most every
     /// `engine.backlog_flush_ms`, and before a checkpoint is taken (it
@@ -1210,12 +1209,15 @@ impl Runner {
     fn flush_due(&self, n: usize, live: bool) -> bool {
         live || n < self.cfg.engine.batch_max
             || self.last_flush.elapsed() >= Duration::from_millis(self.cfg.engine.backlog_flush_ms)
-            || (self.checkpoint_due() && self.writing.is_none())
+            || self.checkpoint_due()
     }
 
+    /// The checkpoint interval has passed and no checkpoint is being
+    /// written.
     fn checkpoint_due(&self) -> bool {
-        self.last_checkpoint.elapsed()
-            >= Duration::from_millis(self.cfg.engine.checkpoint_interval_ms)
+        self.writing.is_none()
+            && self.last_checkpoint.elapsed()
+                >= Duration::from_millis(self.cfg.engine.checkpoint_interval_ms)
     }
 
     /// The one-shot job: reads up to the end offsets found now, publishes,
@@ -1244,10 +1246,7 @@ impl Runner {
                 self.stats.batches += 1;
                 self.last_at = Some(quiet_since);
             }
-            self.finish_checkpoint(false)?;
-            if self.checkpoint_due() && self.writing.is_none() {
-                self.start_checkpoint()?;
-            }
+            self.checkpoint_when_due()?;
             if self.reached(&ends) && quiet_since.elapsed() >= idle {
                 break;
             }
@@ -1322,10 +1321,7 @@ impl Runner {
             if self.latencies.is_some() {
                 self.settle_latencies();
             }
-            self.finish_checkpoint(false)?;
-            if self.checkpoint_due() && self.writing.is_none() {
-                self.start_checkpoint()?;
-            }
+            self.checkpoint_when_due()?;
         }
         self.flush()?;
         self.checkpoint()
