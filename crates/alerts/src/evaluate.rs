@@ -68,7 +68,7 @@ pub struct Evaluated {
 pub fn data_since<'a>(entities: impl IntoIterator<Item = &'a Entity>) -> Option<NaiveDate> {
     entities
         .into_iter()
-        .flat_map(|e| e.history.iter())
+        .flat_map(|e| e.history().iter())
         .filter(|e| e.registration().is_none())
         .map(Event::occurred_on)
         .min()
@@ -145,6 +145,23 @@ pub fn evaluate(
     previous: Option<&EntityLists>,
     ctx: &Context,
 ) -> Evaluated {
+    evaluate_changed(rules, input, previous, ctx).unwrap_or_else(|| Evaluated {
+        state: previous.cloned(),
+        alerts: Vec::new(),
+    })
+}
+
+/// [`evaluate`], or `None` when the evaluation changes nothing: no new
+/// alerts, and the state would equal `previous`. The streaming engine
+/// evaluates an entity at each of its events, and most evaluations change
+/// nothing: it then keeps the state it has instead of building a copy
+/// (the announced ids are most of it) and comparing the two.
+pub fn evaluate_changed(
+    rules: &Rules,
+    input: &Input<'_>,
+    previous: Option<&EntityLists>,
+    ctx: &Context,
+) -> Option<Evaluated> {
     let entity = input.entity;
     let as_of = ctx.as_of;
     let events = entity.history_until(as_of);
@@ -221,9 +238,8 @@ pub fn evaluate(
     // within a day).
     let eref = entity_ref(entity);
     drafts.sort_by_key(|d| d.effective_on);
-    let mut announced: BTreeSet<String> = previous.map(|p| p.announced.clone()).unwrap_or_default();
-    let mut seq = previous.map_or(0, |p| p.seq);
-    let mut alerts = Vec::new();
+    let before = previous.map(|p| &p.announced);
+    let mut fresh: Vec<(String, Draft)> = Vec::new();
     for d in drafts {
         let id = alert_id(&IdFacts {
             kind: d.kind,
@@ -236,9 +252,24 @@ pub fn evaluate(
             effective_on: d.effective_on,
             rule_version: &d.rule_version,
         });
-        if !announced.insert(id.clone()) {
+        if before.is_some_and(|b| b.contains(&id)) || fresh.iter().any(|(f, _)| *f == id) {
             continue;
         }
+        fresh.push((id, d));
+    }
+    let unchanged = fresh.is_empty()
+        && match previous {
+            Some(p) => p.entries == entries && p.as_of == as_of && p.entity == eref,
+            None => entries.is_empty(),
+        };
+    if unchanged {
+        return None;
+    }
+    let mut announced: BTreeSet<String> = before.cloned().unwrap_or_default();
+    let mut seq = previous.map_or(0, |p| p.seq);
+    let mut alerts = Vec::with_capacity(fresh.len());
+    for (id, d) in fresh {
+        announced.insert(id.clone());
         seq += 1;
         let list_name = d
             .list
@@ -274,7 +305,7 @@ pub fn evaluate(
         entries,
         announced,
     });
-    Evaluated { state, alerts }
+    Some(Evaluated { state, alerts })
 }
 
 /// Early warnings at the as-of date.
@@ -439,7 +470,7 @@ fn warnings(
         }
         let mut triggers: Vec<String> = input
             .entity
-            .history
+            .history()
             .iter()
             .filter(|e| e.occurred_on() > prev_as_of && e.occurred_on() <= as_of)
             .map(|e| e.event_id().to_owned())

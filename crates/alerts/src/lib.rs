@@ -17,6 +17,6 @@ pub mod rules;
 pub mod state;
 
 pub use alert::{alert_id, Alert, AlertKind, Cause, EntityRef, LoggedAlert};
-pub use evaluate::{data_since, evaluate, Context, Evaluated, FieldScore, Input};
+pub use evaluate::{data_since, evaluate, evaluate_changed, Context, Evaluated, FieldScore, Input};
 pub use rules::{ListDef, Mode, Rule, Rules, RulesError};
 pub use state::{EntityLists, Entry, ListState, Status};

@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use common::{eval, History};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
-use tidewatch_alerts::{AlertKind, Cause, Entry};
+use tidewatch_alerts::{
+    evaluate_changed, AlertKind, Cause, Context, EntityLists, Entry, Evaluated, Input,
+};
 
 const AS_OF: &str = "2026-09-30";
 
@@ -203,6 +205,25 @@ fn stream(h: &History, order: &[usize]) -> (Vec<Entry>, BTreeSet<String>) {
     (entries, ids)
 }
 
+/// [`evaluate_changed`] as `eval` calls `evaluate`.
+fn eval_changed(h: &History, as_of: &str, prev: Option<&EntityLists>) -> Option<Evaluated> {
+    let e = h.entity();
+    evaluate_changed(
+        &common::rules(),
+        &Input {
+            entity: &e,
+            scores: &[],
+            previous_scores: &[],
+        },
+        prev,
+        &Context {
+            as_of: common::d(as_of),
+            data_since: Some(common::d(common::DATA_SINCE)),
+            previous_as_of: None,
+        },
+    )
+}
+
 fn config() -> Config {
     Config {
         cases: 160,
@@ -252,5 +273,54 @@ proptest! {
         }
         let (entries, _) = stream(&h, &order);
         prop_assert_eq!(not_retracted(&entries), batch_entries);
+    }
+
+    /// The streaming engine keeps its state when an evaluation says it
+    /// changes nothing: that must be exactly when the full evaluation gives
+    /// no alert and the state it had. Evaluating again with nothing new
+    /// announces nothing and settles at once (a retraction is kept in the
+    /// state for one evaluation, then dropped).
+    #[test]
+    fn an_evaluation_that_changes_nothing_says_so(
+        events in proptest::collection::vec(ev(), 1..20),
+        same_day in any::<bool>(),
+    ) {
+        let h = build(&events);
+        let mut part = History::empty(h.uscc);
+        part.events.push(h.events[0].clone());
+        let mut state: Option<EntityLists> = None;
+        let mut latest = common::d("2016-04-01");
+        let (mut some, mut none) = (0, 0);
+        for e in &h.events[1..] {
+            latest = latest.max(e.occurred_on());
+            part.events.push(e.clone());
+            let as_of = if same_day { AS_OF.to_owned() } else { latest.to_string() };
+            let full = eval(&part, &as_of, state.as_ref());
+            match eval_changed(&part, &as_of, state.as_ref()) {
+                None => {
+                    none += 1;
+                    prop_assert!(full.alerts.is_empty(), "unchanged, yet {:?}", full.alerts);
+                    prop_assert_eq!(&full.state, &state);
+                }
+                Some(c) => {
+                    some += 1;
+                    prop_assert!(!c.alerts.is_empty() || c.state != state, "changed, yet the same");
+                    prop_assert_eq!(&c, &full);
+                }
+            }
+            state = full.state;
+            let mut settled = false;
+            for _ in 0..2 {
+                let Some(again) = eval_changed(&part, &as_of, state.as_ref()) else {
+                    settled = true;
+                    break;
+                };
+                prop_assert!(again.alerts.is_empty(), "nothing new, yet {:?}", again.alerts);
+                prop_assert_eq!(&again, &eval(&part, &as_of, state.as_ref()));
+                state = again.state;
+            }
+            prop_assert!(settled, "evaluating again never settles");
+        }
+        prop_assert_eq!(some + none, h.events.len() - 1);
     }
 }

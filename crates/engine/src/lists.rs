@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tidewatch_alerts::{
-    evaluate, Alert, Context, EntityLists, FieldScore, Input, ListState, LoggedAlert, Rules,
+    evaluate_changed, Alert, Context, EntityLists, FieldScore, Input, ListState, LoggedAlert, Rules,
 };
 use tidewatch_model::{Class, Domain};
 use tidewatch_scoring::Evaluation;
@@ -233,6 +233,11 @@ pub struct Lists {
     /// Something besides the entities' lists changed (the previous scores,
     /// what is parked): only a whole snapshot says it.
     whole_due: bool,
+    /// `state.entities` by entity id, for the evaluations: a lookup by
+    /// USCC in a map of 150,000 strings is a chain of cache misses, an
+    /// index one. Kept with every change an evaluation makes; rebuilt from
+    /// the state after anything else changed it (`None`).
+    by_id: Option<Vec<Option<Arc<EntityLists>>>>,
 }
 
 impl Lists {
@@ -252,6 +257,7 @@ impl Lists {
             parked_previous: Arc::default(),
             touched: BTreeSet::new(),
             whole_due: true,
+            by_id: None,
         }
     }
 
@@ -276,6 +282,7 @@ impl Lists {
             parked_previous: Arc::default(),
             touched: BTreeSet::new(),
             whole_due: false,
+            by_id: None,
         }
     }
 
@@ -289,6 +296,7 @@ impl Lists {
                 .into_iter()
                 .partition(|(u, _)| held(u));
         self.state.entities = keep;
+        self.by_id = None;
         self.parked.extend(park);
         let (keep, park): (HashMap<_, _>, HashMap<_, _>) =
             Arc::unwrap_or_clone(std::mem::take(&mut self.previous))
@@ -391,6 +399,7 @@ impl Lists {
     /// and their entity sequence numbers as used, so a replay neither
     /// repeats them nor gives another alert the same number.
     pub fn absorb(&mut self, logged: &[LoggedAlert]) {
+        self.by_id = None;
         for l in logged {
             let a = &l.alert;
             let e = self
@@ -470,6 +479,22 @@ impl Lists {
         self.evaluate_kept(store, ids, as_of)
     }
 
+    /// The lists by entity id, for every entity of the store (see
+    /// `by_id`).
+    fn fill_by_id(&mut self, store: &EntityStore) {
+        let ents = store.entities();
+        let state = &self.state;
+        let of = |e: &tidewatch_state::Entity| state.entities.get(e.uscc.as_str()).cloned();
+        let by_id = self
+            .by_id
+            .get_or_insert_with(|| ents.iter().map(of).collect());
+        // Entities new to the store since.
+        if by_id.len() < ents.len() {
+            let from = by_id.len();
+            by_id.extend(ents[from..].iter().map(of));
+        }
+    }
+
     /// Evaluates `ids` with the scores kept for them.
     pub fn evaluate_kept(
         &mut self,
@@ -484,8 +509,9 @@ impl Lists {
             data_since: self.data_since,
             previous_as_of: self.previous_as_of,
         };
-        let (rules, state, current, previous) =
-            (&self.rules, &self.state, &self.current, &self.previous);
+        self.fill_by_id(store);
+        let by_id = self.by_id.as_deref().unwrap_or_default();
+        let (rules, current, previous) = (&self.rules, &self.current, &self.previous);
         let done: Vec<_> = ids
             .par_iter()
             .filter_map(|&id| {
@@ -496,20 +522,25 @@ impl Lists {
                     scores: &current[id as usize],
                     previous_scores: previous.get(uscc).map_or(&[][..], Vec::as_slice),
                 };
-                let before = state.entity(uscc);
-                let d = evaluate(rules, &input, before, &ctx);
-                let changed = before != d.state.as_ref();
-                Some((uscc, d, changed))
+                let before = by_id.get(id as usize).and_then(Option::as_deref);
+                let d = evaluate_changed(rules, &input, before, &ctx)?;
+                Some((id, uscc, d))
             })
             .collect();
         let mut alerts = Vec::new();
         let mut replaced = Vec::new();
-        for (uscc, d, changed) in done {
+        let by_id = self.by_id.get_or_insert_with(Vec::new);
+        for (id, uscc, d) in done {
             alerts.extend(d.alerts);
-            if changed {
-                self.touched.insert(uscc.to_owned());
-                replaced.extend(self.state.put(uscc, d.state));
+            self.touched.insert(uscc.to_owned());
+            let new = d.state.map(Arc::new);
+            if let Some(slot) = by_id.get_mut(id as usize) {
+                slot.clone_from(&new);
             }
+            replaced.extend(match new {
+                Some(l) => self.state.entities.insert(uscc.to_owned(), l),
+                None => self.state.entities.remove(uscc),
+            });
         }
         // Freed on the pool, off the loop.
         rayon::spawn(move || drop(replaced));

@@ -317,7 +317,7 @@ mod tests {
             .store
             .entities()
             .iter()
-            .map(|e| e.history.clone())
+            .map(|e| e.history().to_vec())
             .collect();
         (stats, dead, histories, dirty)
     }

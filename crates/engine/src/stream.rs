@@ -310,7 +310,7 @@ impl Engine {
                     legal_rep_key: rep.map(str::to_owned),
                     in_trouble: trouble,
                     as_of: self.pipe.as_of,
-                    events: e.history.len() as u64,
+                    events: e.history().len() as u64,
                 },
             ));
         }

@@ -50,18 +50,48 @@ pub type EntityId = u32;
 pub struct Entity {
     pub uscc: Uscc,
     /// Events applied to this entity, in arrival order (registrations too).
-    pub history: Vec<Event>,
+    history: Vec<Event>,
+    /// Where the registration in force is in `history` (see
+    /// [`Entity::registration`]), kept as events arrive: scoring and the
+    /// list rules ask for it several times per entity and flush.
+    registration: Option<usize>,
 }
 
 impl Entity {
+    /// An entity with these events, in arrival order.
+    pub fn new(uscc: Uscc, events: impl IntoIterator<Item = Event>) -> Entity {
+        let mut e = Entity {
+            uscc,
+            history: Vec::new(),
+            registration: None,
+        };
+        for ev in events {
+            e.add(ev);
+        }
+        e
+    }
+
+    fn add(&mut self, event: Event) {
+        if event.registration().is_some() {
+            let in_force = self.registration.and_then(|i| self.history.get(i));
+            if in_force.is_none_or(|now| {
+                (event.occurred_on(), event.event_id()) > (now.occurred_on(), now.event_id())
+            }) {
+                self.registration = Some(self.history.len());
+            }
+        }
+        self.history.push(event);
+    }
+
+    /// Every event applied, in arrival order.
+    pub fn history(&self) -> &[Event] {
+        &self.history
+    }
+
     /// The registration in force: the latest by (date, event id), so that the
     /// answer does not depend on arrival order.
     pub fn registration(&self) -> Option<&Registration> {
-        self.history
-            .iter()
-            .filter_map(|e| e.registration().map(|r| (e.occurred_on(), e.event_id(), r)))
-            .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)))
-            .map(|(_, _, r)| r)
+        self.history.get(self.registration?)?.registration()
     }
 
     /// The events up to `as_of`, in event time: sorted by (date, family,
@@ -252,7 +282,7 @@ impl EntityStore {
         }
         Ok(match self.target(&p.event) {
             Some(id) => {
-                self.entities[id as usize].history.push(p.event);
+                self.entities[id as usize].add(p.event);
                 Applied::Applied(id)
             }
             None => {
@@ -330,7 +360,7 @@ impl EntityStore {
         }
         // 3. Histories, in arrival order per entity.
         for (id, event) in appended {
-            self.entities[id as usize].history.push(event);
+            self.entities[id as usize].add(event);
         }
         out
     }
@@ -359,13 +389,11 @@ impl EntityStore {
     fn insert(&mut self, uscc: Uscc) -> EntityId {
         let id = self.entities.len() as EntityId;
         self.index.insert(uscc, id);
-        let mut history = Vec::new();
         // Release what was waiting for this registration.
-        if let Some(waiting) = self.held.remove(&uscc) {
-            self.held_count -= waiting.len();
-            history.extend(waiting.into_iter().map(|(e, _)| e));
-        }
-        self.entities.push(Entity { uscc, history });
+        let waiting = self.held.remove(&uscc).unwrap_or_default();
+        self.held_count -= waiting.len();
+        self.entities
+            .push(Entity::new(uscc, waiting.into_iter().map(|(e, _)| e)));
         self.is_dirty.push(false);
         id
     }

@@ -164,7 +164,7 @@ proptest! {
                         legal_rep_key: rep.map(str::to_owned),
                         in_trouble: trouble,
                         as_of: d.as_of,
-                        events: e.history.len() as u64,
+                        events: e.history().len() as u64,
                     };
                     for (t, inbox) in inbox.iter_mut().enumerate() {
                         if t != s {

@@ -168,10 +168,7 @@ impl History {
     }
 
     pub fn entity(&self) -> Entity {
-        Entity {
-            uscc: self.uscc,
-            history: self.events.clone(),
-        }
+        Entity::new(self.uscc, self.events.clone())
     }
 }
 
