@@ -50,7 +50,9 @@ impl Status {
     }
 }
 
-/// One proposal or listing of one entity on one list.
+/// One proposal or listing of one entity on one list. Dates and records
+/// not set are left out of the JSON (most are, and a checkpoint writes the
+/// lists of every entity with any).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub list: String,
@@ -68,22 +70,34 @@ pub struct Entry {
     /// The date the entry was opened (proposed, or listed directly).
     pub opened_on: NaiveDate,
     pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposed_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed_on: Option<NaiveDate>,
     /// The decision record that listed it (or confirmed an automatic listing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repair_from: Option<NaiveDate>,
     /// When the cause was corrected (e.g. the missing report filed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrected_on: Option<NaiveDate>,
     /// A credit repair that came before the earliest early removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repair_seen_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_cause: Option<Cause>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_event: Option<String>,
     /// The authority's removal record that followed a removal the engine
     /// had already made (on repair or correction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removal_decision: Option<String>,
 }
 
