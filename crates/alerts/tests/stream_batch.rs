@@ -8,12 +8,10 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{eval, History};
+use common::{eval, eval_changed, History};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
-use tidewatch_alerts::{
-    evaluate_changed, AlertKind, Cause, Context, EntityLists, Entry, Evaluated, Input,
-};
+use tidewatch_alerts::{AlertKind, Cause, EntityLists, Entry};
 
 const AS_OF: &str = "2026-09-30";
 
@@ -203,25 +201,6 @@ fn stream(h: &History, order: &[usize]) -> (Vec<Entry>, BTreeSet<String>) {
     ids.extend(out.alerts.iter().map(|a| a.id.clone()));
     let entries = out.state.map(|s| s.entries).unwrap_or_default();
     (entries, ids)
-}
-
-/// [`evaluate_changed`] as `eval` calls `evaluate`.
-fn eval_changed(h: &History, as_of: &str, prev: Option<&EntityLists>) -> Option<Evaluated> {
-    let e = h.entity();
-    evaluate_changed(
-        &common::rules(),
-        &Input {
-            entity: &e,
-            scores: &[],
-            previous_scores: &[],
-        },
-        prev,
-        &Context {
-            as_of: common::d(as_of),
-            data_since: Some(common::d(common::DATA_SINCE)),
-            previous_as_of: None,
-        },
-    )
 }
 
 fn config() -> Config {

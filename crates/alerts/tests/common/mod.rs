@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use tidewatch_alerts::{
-    evaluate, Alert, Context, EntityLists, Evaluated, FieldScore, Input, Rules,
+    evaluate, evaluate_changed, Alert, Context, EntityLists, Evaluated, FieldScore, Input, Rules,
 };
 use tidewatch_model::event::{Complaint, CreditRecord, Inspection};
 use tidewatch_model::{Class, Domain, Event, Uscc};
@@ -182,15 +182,32 @@ pub fn eval_since(
     prev: Option<&EntityLists>,
     since: Option<&str>,
 ) -> Evaluated {
+    without_scores(h, as_of, since, |r, i, c| evaluate(r, i, prev, c))
+}
+
+/// [`evaluate_changed`] as [`eval`] calls `evaluate`.
+pub fn eval_changed(h: &History, as_of: &str, prev: Option<&EntityLists>) -> Option<Evaluated> {
+    without_scores(h, as_of, Some(DATA_SINCE), |r, i, c| {
+        evaluate_changed(r, i, prev, c)
+    })
+}
+
+/// Calls `f` with the committed rules, the history as an input without
+/// scores, and a first evaluation's context at `as_of`.
+fn without_scores<T>(
+    h: &History,
+    as_of: &str,
+    since: Option<&str>,
+    f: impl FnOnce(&Rules, &Input<'_>, &Context) -> T,
+) -> T {
     let e = h.entity();
-    evaluate(
+    f(
         &rules(),
         &Input {
             entity: &e,
             scores: &[],
             previous_scores: &[],
         },
-        prev,
         &Context {
             as_of: d(as_of),
             data_since: since.map(d),
