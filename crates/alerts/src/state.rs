@@ -198,8 +198,17 @@ impl ListState {
     /// ones (the caller may drop them elsewhere: a long list history takes
     /// a while to free).
     pub fn put(&mut self, uscc: &str, lists: Option<EntityLists>) -> Option<Arc<EntityLists>> {
+        self.put_shared(uscc, lists.map(Arc::new))
+    }
+
+    /// [`ListState::put`] for lists already shared.
+    pub fn put_shared(
+        &mut self,
+        uscc: &str,
+        lists: Option<Arc<EntityLists>>,
+    ) -> Option<Arc<EntityLists>> {
         match lists {
-            Some(l) => self.entities.insert(uscc.to_owned(), Arc::new(l)),
+            Some(l) => self.entities.insert(uscc.to_owned(), l),
             None => self.entities.remove(uscc),
         }
     }

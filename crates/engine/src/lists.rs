@@ -529,18 +529,14 @@ impl Lists {
             .collect();
         let mut alerts = Vec::new();
         let mut replaced = Vec::new();
-        let by_id = self.by_id.get_or_insert_with(Vec::new);
         for (id, uscc, d) in done {
             alerts.extend(d.alerts);
             self.touched.insert(uscc.to_owned());
             let new = d.state.map(Arc::new);
-            if let Some(slot) = by_id.get_mut(id as usize) {
+            if let Some(slot) = self.by_id.as_mut().and_then(|b| b.get_mut(id as usize)) {
                 slot.clone_from(&new);
             }
-            replaced.extend(match new {
-                Some(l) => self.state.entities.insert(uscc.to_owned(), l),
-                None => self.state.entities.remove(uscc),
-            });
+            replaced.extend(self.state.put_shared(uscc, new));
         }
         // Freed on the pool, off the loop.
         rayon::spawn(move || drop(replaced));

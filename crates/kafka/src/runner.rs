@@ -903,8 +903,8 @@ impl Runner {
         )
     }
 
-    /// Publishes one logged alert to `alerts`, keyed by USCC.
-    /// Publishes a logged alert as its log line (JSON).
+    /// Publishes one logged alert to `alerts` as its log line (JSON),
+    /// keyed by USCC.
     fn send_alert(&self, a: &LoggedAlert, line: &[u8]) -> anyhow::Result<()> {
         Self::send(
             &self.producer,
