@@ -32,20 +32,28 @@ pub fn record_id(
     table: &FeatureTable,
     row: usize,
 ) -> String {
+    use std::io::Write as _;
     let mut h = Sha256::new();
     h.update(b"tidewatch-score-v1\0");
-    h.update(entity.uscc.to_string().as_bytes());
+    h.update(entity.uscc.as_str().as_bytes());
     h.update(b"\0");
-    h.update(as_of.to_string().as_bytes());
+    // The date as `to_string` writes it, without allocating one.
+    let mut date = [0u8; 16];
+    let mut w = std::io::Cursor::new(&mut date[..]);
+    let n = match write!(w, "{as_of}") {
+        Ok(()) => w.position() as usize,
+        Err(_) => 0,
+    };
+    h.update(&date[..n]);
     h.update(b"\0");
     h.update(policy_digest.as_bytes());
     h.update(b"\0");
     if let Some(r) = entity.registration() {
         for s in [
             r.name.as_str(),
-            &r.region_code.to_string(),
-            &r.zone.map(|z| z.to_string()).unwrap_or_default(),
-            &r.industry_code.to_string(),
+            r.region_code.as_str(),
+            r.zone.as_ref().map_or("", |z| z.as_str()),
+            r.industry_code.as_str(),
         ] {
             h.update(s.as_bytes());
             h.update(b"\0");

@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 use tidewatch_model::Domain;
 use tidewatch_scoring::model::{Input, Variable};
@@ -263,11 +264,11 @@ pub fn score_payloads(
     let models: Vec<&tidewatch_scoring::Model> = (0..ev.fields.len())
         .map(|fi| &policy.fields[fi].model)
         .collect();
-    let mut out = Vec::with_capacity(n);
-    let mut reasons = String::new();
-    let mut len = 256;
-    for (row, id) in ids.iter().enumerate() {
-        let mut buf: Vec<u8> = Vec::with_capacity(len);
+    // One row's object; rows are independent, so they are written in
+    // parallel (each thread with its own buffer for the reasons).
+    let write_row = |reasons: &mut String, row: usize| -> anyhow::Result<String> {
+        let id = &ids[row];
+        let mut buf: Vec<u8> = Vec::with_capacity(512);
         for (key, v) in &keys {
             buf.extend_from_slice(key.as_bytes());
             let covered = |fi: usize| ev.fields[fi].covered[row];
@@ -293,7 +294,7 @@ pub fn score_payloads(
                 Val::Reasons(fi) if covered(fi) => {
                     reasons.clear();
                     if let Some(rs) = ev.fields[fi].scores.reasons.as_ref() {
-                        write_reasons(&mut reasons, models[fi], &rs[row], table, row);
+                        write_reasons(reasons, models[fi], &rs[row], table, row);
                     }
                     serde_json::to_writer(&mut buf, &reasons)?;
                 }
@@ -327,10 +328,13 @@ pub fn score_payloads(
             }
         }
         buf.push(b'}');
-        len = len.max(buf.len());
-        out.push(String::from_utf8(buf)?);
-    }
-    Ok(out)
+        Ok(String::from_utf8(buf)?)
+    };
+    (0..n)
+        .into_par_iter()
+        .with_min_len(64)
+        .map_init(String::new, write_row)
+        .collect()
 }
 
 fn json_bool(b: bool) -> &'static [u8] {

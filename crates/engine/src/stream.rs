@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use tidewatch_alerts::{Alert, FieldScore};
 use tidewatch_ingest::{DeadLetter, SourcePos};
 use tidewatch_model::Family;
@@ -347,10 +348,11 @@ impl Engine {
         let as_of = self.pipe.as_of;
         let scoring = ms(t);
         let t = Instant::now();
-        let rids: Vec<String> = ents
-            .clone()
+        let rids: Vec<String> = ids
+            .par_iter()
             .enumerate()
-            .map(|(row, e)| record_id(&self.policy.digest, as_of, e, &sub, row))
+            .with_min_len(64)
+            .map(|(row, &i)| record_id(&self.policy.digest, as_of, &all[i as usize], &sub, row))
             .collect();
         let payloads = score_payloads(&self.policy, &ev, &frame, &sub, as_of, &rids)?;
         let records = ents

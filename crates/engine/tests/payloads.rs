@@ -74,3 +74,59 @@ fn direct_payloads_equal_the_scores_frame_as_json() {
         assert!(has(r#""zone":null"#));
     }
 }
+
+/// The record id as first written (formatting each part to a string):
+/// ids are content ids that consumers deduplicate on, so any rewrite of
+/// `record_id` must give the same bytes.
+fn record_id_as_first_written(
+    digest: &str,
+    as_of: NaiveDate,
+    e: &tidewatch_state::Entity,
+    table: &FeatureTable,
+    row: usize,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"tidewatch-score-v1\0");
+    h.update(e.uscc.to_string().as_bytes());
+    h.update(b"\0");
+    h.update(as_of.to_string().as_bytes());
+    h.update(b"\0");
+    h.update(digest.as_bytes());
+    h.update(b"\0");
+    if let Some(r) = e.registration() {
+        for s in [
+            r.name.clone(),
+            r.region_code.to_string(),
+            r.zone.map(|z| z.to_string()).unwrap_or_default(),
+            r.industry_code.to_string(),
+        ] {
+            h.update(s.as_bytes());
+            h.update(b"\0");
+        }
+    }
+    for c in &table.columns {
+        h.update(c[row].to_le_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+#[test]
+fn record_ids_are_the_ones_first_published() {
+    let policy = Policy::load(&root().join("pipelines/policy.toml")).expect("policy");
+    for as_of in [
+        NaiveDate::from_ymd_opt(2026, 9, 30).expect("date"),
+        // A date whose text is not ten characters.
+        NaiveDate::from_ymd_opt(10_000, 1, 1).expect("date"),
+    ] {
+        let pipe = seeds_at(as_of);
+        let table = FeatureTable::compute(&pipe.store, as_of);
+        let mut zones = 0;
+        for (row, e) in pipe.store.entities().iter().enumerate() {
+            let want = record_id_as_first_written(&policy.digest, as_of, e, &table, row);
+            assert_eq!(record_id(&policy.digest, as_of, e, &table, row), want);
+            zones += usize::from(e.registration().is_some_and(|r| r.zone.is_some()));
+        }
+        assert!(zones > 0, "the seeds have entities in a zone");
+    }
+}
