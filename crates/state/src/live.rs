@@ -15,10 +15,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tidewatch_model::Uscc;
 
-use crate::compute::{entity_row, FeatureTable};
+use crate::compute::{entity_row, FeatureTable, Row};
 use crate::features::{Feature as F, N_FEATURES};
 use crate::store::{EntityId, EntityStore};
 
@@ -254,7 +255,14 @@ impl LiveTable {
         // Groups whose size or trouble count moved: all their members'
         // relation features are recomputed below.
         let mut touched: BTreeSet<String> = BTreeSet::new();
-        for &id in changed {
+        // The rows depend only on each entity's history: computed in
+        // parallel, then folded into the groups in order.
+        let rows: Vec<Row> = changed
+            .par_iter()
+            .with_min_len(32)
+            .map(|&id| entity_row(&store.entities()[id as usize], as_of))
+            .collect();
+        for (&id, row) in changed.iter().zip(rows) {
             let i = id as usize;
             let entity = &store.entities()[i];
             // Heard of while it lived elsewhere: the store speaks for it now.
@@ -267,7 +275,6 @@ impl LiveTable {
                     }
                 }
             }
-            let row = entity_row(entity, as_of);
             for (c, v) in self.table.columns.iter_mut().zip(row.values.iter()) {
                 c[i] = *v;
             }
