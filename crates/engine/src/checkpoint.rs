@@ -117,11 +117,22 @@ impl ListsWrite {
         }
     }
 
-    fn into_bytes(self) -> anyhow::Result<Vec<u8>> {
-        Ok(match self {
-            ListsWrite::Whole(b) | ListsWrite::Changes(b) => b,
-            ListsWrite::Cut(c) => c.to_json().context("writing the list state as JSON")?,
-        })
+    /// Writes the lists to `f`; returns the bytes written.
+    fn write_to(self, f: &mut File) -> anyhow::Result<u64> {
+        match self {
+            ListsWrite::Whole(b) | ListsWrite::Changes(b) => {
+                f.write_all(&b)?;
+                Ok(b.len() as u64)
+            }
+            ListsWrite::Cut(c) => {
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut *f);
+                c.write_json(&mut w)
+                    .context("writing the list state as JSON")?;
+                w.flush()?;
+                drop(w);
+                Ok(f.stream_position()?)
+            }
+        }
     }
 }
 
@@ -504,14 +515,15 @@ impl Pending {
         let lists = match lists {
             None => None,
             Some((name, w)) => {
-                let bytes = w.into_bytes()?;
                 let path = dir.join(&name);
                 let mut f =
                     File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                f.write_all(&bytes)?;
+                let len = w
+                    .write_to(&mut f)
+                    .with_context(|| format!("writing {}", path.display()))?;
                 f.sync_all()
                     .with_context(|| format!("syncing {}", path.display()))?;
-                Some((name, bytes.len() as u64))
+                Some((name, len))
             }
         };
         checkpoint.written_at = SystemTime::now()

@@ -173,6 +173,14 @@ impl ListsCut {
     }
 
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write_json(&mut out)?;
+        Ok(out)
+    }
+
+    /// [`ListsCut::to_json`] written straight to `w`: a whole state is tens
+    /// of megabytes, which a buffer would grow (and fault in) page by page.
+    pub fn write_json<W: std::io::Write>(&self, w: W) -> serde_json::Result<()> {
         match self {
             ListsCut::Whole {
                 format,
@@ -182,33 +190,39 @@ impl ListsCut {
                 previous_as_of,
                 previous,
                 alerts_logged,
-            } => serde_json::to_vec(&SnapshotView {
-                state: StateView {
-                    format: *format,
-                    as_of: *as_of,
-                    rules_version,
-                    entities: MapOf(|| entities.iter().map(|(u, e)| (u, &**e))),
+            } => serde_json::to_writer(
+                w,
+                &SnapshotView {
+                    state: StateView {
+                        format: *format,
+                        as_of: *as_of,
+                        rules_version,
+                        entities: MapOf(|| entities.iter().map(|(u, e)| (u, &**e))),
+                    },
+                    previous_as_of: *previous_as_of,
+                    previous: MapOf(|| {
+                        previous
+                            .iter()
+                            .flat_map(|m| m.iter())
+                            .map(|(u, s)| (u, keep(s)))
+                    }),
+                    alerts_logged: *alerts_logged,
                 },
-                previous_as_of: *previous_as_of,
-                previous: MapOf(|| {
-                    previous
-                        .iter()
-                        .flat_map(|m| m.iter())
-                        .map(|(u, s)| (u, keep(s)))
-                }),
-                alerts_logged: *alerts_logged,
-            }),
+            ),
             ListsCut::Changes {
                 as_of,
                 rules_version,
                 alerts_logged,
                 entities,
-            } => serde_json::to_vec(&ChangesView {
-                as_of: *as_of,
-                rules_version,
-                alerts_logged: *alerts_logged,
-                entities: MapOf(|| entities.iter().map(|(u, e)| (u, e.as_deref()))),
-            }),
+            } => serde_json::to_writer(
+                w,
+                &ChangesView {
+                    as_of: *as_of,
+                    rules_version,
+                    alerts_logged: *alerts_logged,
+                    entities: MapOf(|| entities.iter().map(|(u, e)| (u, e.as_deref()))),
+                },
+            ),
         }
     }
 }
