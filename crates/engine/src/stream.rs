@@ -17,7 +17,7 @@ use tidewatch_alerts::{Alert, FieldScore};
 use tidewatch_ingest::{DeadLetter, SourcePos};
 use tidewatch_model::Family;
 use tidewatch_scoring::Policy;
-use tidewatch_state::{EntityId, LiveTable, RelationFact};
+use tidewatch_state::{EntityId, EntityStore, FeatureTable, LiveTable, RelationFact};
 
 use crate::lists::{field_scores, Lists};
 use crate::output::features_frame_of;
@@ -50,6 +50,9 @@ pub struct Engine {
     /// What the last [`Engine::flush_scores`] left for
     /// [`Engine::judge_lists`].
     unjudged: Option<Unjudged>,
+    /// Alerts of lists judged early (before the as-of date or the list
+    /// mode moved), returned with the next alerts.
+    judged_early: Vec<Alert>,
 }
 
 /// Entities rescored and not yet judged by the list rules.
@@ -109,6 +112,7 @@ impl Engine {
             heard_dirty: Vec::new(),
             times: FlushTimes::default(),
             unjudged: None,
+            judged_early: Vec::new(),
         }
     }
 
@@ -141,12 +145,24 @@ impl Engine {
     /// engine would otherwise judge deadlines (an annual report missing
     /// after 30 June) on an entity whose later records are still queued.
     pub fn defer_lists(&mut self, defer: bool) {
+        if defer != self.defer_lists {
+            self.settle_lists();
+        }
         self.defer_lists = defer;
+    }
+
+    /// Judges the lists a flush left unjudged now, keeping the alerts for
+    /// the next call that returns alerts: what is judged must not move
+    /// under them (the as-of date, the list mode).
+    fn settle_lists(&mut self) {
+        let alerts = self.judge_lists();
+        self.judged_early = alerts;
     }
 
     /// Evaluates the lists for every entity rescored while they were
     /// deferred; returns the new alerts.
     pub fn evaluate_pending(&mut self) -> Vec<Alert> {
+        let mut alerts = self.judge_lists();
         let ids: Vec<EntityId> = self
             .pending
             .iter()
@@ -155,14 +171,15 @@ impl Engine {
             .map(|(i, _)| i as EntityId)
             .collect();
         self.pending.clear();
-        match self.lists.as_mut() {
-            Some(l) if !ids.is_empty() => l.evaluate_kept(&self.pipe.store, &ids, self.pipe.as_of),
-            _ => Vec::new(),
+        if let Some(l) = self.lists.as_mut().filter(|_| !ids.is_empty()) {
+            alerts.extend(l.evaluate_kept(&self.pipe.store, &ids, self.pipe.as_of));
         }
+        alerts
     }
 
     /// Evaluates these list rules at every flush, for the entities rescored.
     pub fn set_lists(&mut self, lists: Lists) {
+        self.settle_lists();
         self.lists = Some(lists);
     }
 
@@ -187,9 +204,12 @@ impl Engine {
         self.pipe.as_of
     }
 
-    /// Moves the as-of date; the next flush rescores everyone.
+    /// Moves the as-of date; the next flush rescores everyone. Lists left
+    /// unjudged are judged first, at the date they were scored at; their
+    /// alerts come with the next ones returned.
     pub fn set_as_of(&mut self, as_of: NaiveDate) {
         if as_of != self.pipe.as_of {
+            self.settle_lists();
             if let Some(l) = self.lists.as_mut() {
                 l.as_of_moved(self.pipe.as_of, &self.pipe.store);
             }
@@ -207,12 +227,13 @@ impl Engine {
     /// of the rescored entities.
     pub fn flush(&mut self) -> anyhow::Result<Flushed> {
         let mut f = self.flush_scores()?;
-        f.alerts = self.judge_lists();
+        f.alerts.extend(self.judge_lists());
         Ok(f)
     }
 
     /// The first half of [`Engine::flush`]: rescores what changed and
-    /// returns the changed records (no alerts). The lists of the rescored
+    /// returns the changed records (and only alerts judged early, see
+    /// [`Engine::set_as_of`]). The lists of the rescored
     /// entities are judged by [`Engine::judge_lists`], which must come
     /// next: the scores can be published meanwhile, as they do not wait
     /// for the list rules.
@@ -221,28 +242,80 @@ impl Engine {
             self.unjudged.is_none(),
             "the lists of the previous flush were not judged"
         );
+        self.flush_overlapped()
+    }
+
+    /// [`Engine::judge_lists`] for the previous flush, then
+    /// [`Engine::flush_scores`], the two at once: both only read the
+    /// entities' histories, so the list rules of one micro-batch run beside
+    /// the scoring of the next instead of holding it up. Returns this
+    /// flush's changed records and the previous flush's new alerts; this
+    /// flush's lists are left for the next call (or [`Engine::judge_lists`]).
+    ///
+    /// The previous batch's entities are then judged on histories that may
+    /// hold this batch's events too. Lifecycle alerts do not depend on that
+    /// (their ids derive from their facts, see [`crate::lists`]); an entity
+    /// with new events is judged again at the next call, on its new scores.
+    pub fn flush_judging_previous(&mut self) -> anyhow::Result<Flushed> {
+        self.flush_overlapped()
+    }
+
+    fn flush_overlapped(&mut self) -> anyhow::Result<Flushed> {
         let t = Instant::now();
         let dirty = self.pipe.store.take_dirty();
-        let store = &self.pipe.store;
         let heard = std::mem::take(&mut self.heard_dirty);
-        let ids = if self.rebuild || self.live.as_of() != self.pipe.as_of {
-            self.rebuild = false;
-            self.live.rebuild(store, self.pipe.as_of)
-        } else {
-            let mut ids = self.live.update(store, &dirty);
-            if !heard.is_empty() {
-                ids.extend(heard);
-                ids.sort_unstable();
-                ids.dedup();
-            }
-            ids
-        };
-        self.times.features_ms += ms(t);
+        let previous = self.unjudged.take();
+        let fields = self.lists.is_some();
+        let Engine {
+            pipe,
+            policy,
+            live,
+            rebuild,
+            lists,
+            defer_lists,
+            pending,
+            ..
+        } = self;
+        let (store, as_of, defer) = (&pipe.store, pipe.as_of, *defer_lists);
+        let (scored, judged) = rayon::join(
+            || -> anyhow::Result<_> {
+                let ids = if *rebuild || live.as_of() != as_of {
+                    *rebuild = false;
+                    live.rebuild(store, as_of)
+                } else {
+                    let mut ids = live.update(store, &dirty);
+                    if !heard.is_empty() {
+                        ids.extend(heard);
+                        ids.sort_unstable();
+                        ids.dedup();
+                    }
+                    ids
+                };
+                let features_ms = ms(t);
+                let scored = score_rows(policy, store, live.table(), as_of, &ids, fields)?;
+                Ok((ids, features_ms, scored))
+            },
+            || {
+                let t = Instant::now();
+                let alerts = match (lists.as_mut(), previous) {
+                    (Some(l), Some(u)) => judge(l, pending, defer, store, as_of, u),
+                    _ => Vec::new(),
+                };
+                (alerts, ms(t))
+            },
+        );
+        let (alerts, lists_ms) = judged;
+        let mut alerts_out = std::mem::take(&mut self.judged_early);
+        alerts_out.extend(alerts);
+        self.times.lists_ms += lists_ms;
+        let (ids, features_ms, (records, scores, took)) = scored?;
+        self.times.features_ms += features_ms;
         if ids.is_empty() {
-            return Ok(Flushed::default());
+            return Ok(Flushed {
+                alerts: alerts_out,
+                ..Flushed::default()
+            });
         }
-
-        let (records, scores, took) = self.score(&ids, self.lists.is_some())?;
         self.times.score_ms += took.score_ms;
         self.times.records_ms += took.records_ms;
         let store = &self.pipe.store;
@@ -263,33 +336,37 @@ impl Engine {
         Ok(Flushed {
             rescored,
             records: out,
-            alerts: Vec::new(),
+            alerts: alerts_out,
             relations,
         })
     }
 
     /// The second half of [`Engine::flush`]: the list rules over the
     /// entities the last [`Engine::flush_scores`] rescored (noted for
-    /// later while the lists are deferred). Returns the new alerts.
+    /// later while the lists are deferred). Returns the new alerts, after
+    /// any judged early.
     pub fn judge_lists(&mut self) -> Vec<Alert> {
+        let mut alerts = std::mem::take(&mut self.judged_early);
         let (Some(l), Some(u)) = (self.lists.as_mut(), self.unjudged.take()) else {
-            return Vec::new();
+            return alerts;
         };
         let t = Instant::now();
-        let store = &self.pipe.store;
-        l.saw_events(store, &u.dirty);
-        let alerts = if self.defer_lists {
-            l.keep_scores(store, &u.ids, u.scores);
-            self.pending.resize(store.len(), false);
-            for &id in &u.ids {
-                self.pending[id as usize] = true;
-            }
-            Vec::new()
-        } else {
-            l.evaluate(store, &u.ids, u.scores, self.pipe.as_of)
-        };
+        alerts.extend(judge(
+            l,
+            &mut self.pending,
+            self.defer_lists,
+            &self.pipe.store,
+            self.pipe.as_of,
+            u,
+        ));
         self.times.lists_ms += ms(t);
         alerts
+    }
+
+    /// Whether a flush left lists to judge (see
+    /// [`Engine::flush_judging_previous`]).
+    pub fn lists_unjudged(&self) -> bool {
+        self.unjudged.is_some() || !self.judged_early.is_empty()
     }
 
     /// The relation facts of the entities whose legal representative or
@@ -321,54 +398,87 @@ impl Engine {
     /// The current record of every entity, in entity order (the batch view).
     pub fn all_records(&self) -> anyhow::Result<Vec<ScoreRecord>> {
         let ids: Vec<EntityId> = (0..self.live.table().rows() as EntityId).collect();
-        Ok(self.score(&ids, false)?.0)
+        let table = self.live.table();
+        Ok(score_rows(
+            &self.policy,
+            &self.pipe.store,
+            table,
+            self.pipe.as_of,
+            &ids,
+            false,
+        )?
+        .0)
     }
+}
 
-    /// Scores some entities of the live table; with `fields`, also each
-    /// one's scores per field (for the list rules), and the time it took.
-    #[allow(clippy::type_complexity)]
-    fn score(
-        &self,
-        ids: &[EntityId],
-        fields: bool,
-    ) -> anyhow::Result<(Vec<ScoreRecord>, Vec<Vec<FieldScore>>, FlushTimes)> {
-        let t = Instant::now();
-        let store = &self.pipe.store;
-        let all = store.entities();
-        let sub = self.live.table().select(ids);
-        let ents = ids.iter().map(|&i| &all[i as usize]);
-        let frame = features_frame_of(ents.clone(), &sub)?;
-        let cover = coverage_of(&self.policy, ents.clone());
-        let ev = score_population(&self.policy, &frame, &cover)?;
-        let per_field = if fields {
-            (0..ids.len()).map(|r| field_scores(&ev, r)).collect()
-        } else {
-            Vec::new()
-        };
-        let as_of = self.pipe.as_of;
-        let scoring = ms(t);
-        let t = Instant::now();
-        let rids: Vec<String> = ids
-            .par_iter()
-            .enumerate()
-            .with_min_len(64)
-            .map(|(row, &i)| record_id(&self.policy.digest, as_of, &all[i as usize], &sub, row))
-            .collect();
-        let payloads = score_payloads(&self.policy, &ev, &frame, &sub, as_of, &rids)?;
-        let records = ents
-            .zip(rids)
-            .zip(payloads)
-            .map(|((e, id), payload)| ScoreRecord {
-                uscc: e.uscc.to_string(),
-                id,
-                payload,
-            })
-            .collect();
-        let times = FlushTimes {
-            score_ms: scoring,
-            records_ms: ms(t),
-            ..FlushTimes::default()
-        };
-        Ok((records, per_field, times))
+/// The list rules over what a flush rescored (only noted, with the scores
+/// kept, while the lists are deferred).
+fn judge(
+    l: &mut Lists,
+    pending: &mut Vec<bool>,
+    defer: bool,
+    store: &EntityStore,
+    as_of: NaiveDate,
+    u: Unjudged,
+) -> Vec<Alert> {
+    l.saw_events(store, &u.dirty);
+    if defer {
+        l.keep_scores(store, &u.ids, u.scores);
+        pending.resize(store.len(), false);
+        for &id in &u.ids {
+            pending[id as usize] = true;
+        }
+        Vec::new()
+    } else {
+        l.evaluate(store, &u.ids, u.scores, as_of)
     }
+}
+
+/// Scores some entities of the live table; with `fields`, also each one's
+/// scores per field (for the list rules), and the time it took.
+#[allow(clippy::type_complexity)]
+fn score_rows(
+    policy: &Policy,
+    store: &EntityStore,
+    table: &FeatureTable,
+    as_of: NaiveDate,
+    ids: &[EntityId],
+    fields: bool,
+) -> anyhow::Result<(Vec<ScoreRecord>, Vec<Vec<FieldScore>>, FlushTimes)> {
+    let t = Instant::now();
+    let all = store.entities();
+    let sub = table.select(ids);
+    let ents = ids.iter().map(|&i| &all[i as usize]);
+    let frame = features_frame_of(ents.clone(), &sub)?;
+    let cover = coverage_of(policy, ents.clone());
+    let ev = score_population(policy, &frame, &cover)?;
+    let per_field = if fields {
+        (0..ids.len()).map(|r| field_scores(&ev, r)).collect()
+    } else {
+        Vec::new()
+    };
+    let scoring = ms(t);
+    let t = Instant::now();
+    let rids: Vec<String> = ids
+        .par_iter()
+        .enumerate()
+        .with_min_len(64)
+        .map(|(row, &i)| record_id(&policy.digest, as_of, &all[i as usize], &sub, row))
+        .collect();
+    let payloads = score_payloads(policy, &ev, &frame, &sub, as_of, &rids)?;
+    let records = ents
+        .zip(rids)
+        .zip(payloads)
+        .map(|((e, id), payload)| ScoreRecord {
+            uscc: e.uscc.to_string(),
+            id,
+            payload,
+        })
+        .collect();
+    let times = FlushTimes {
+        score_ms: scoring,
+        records_ms: ms(t),
+        ..FlushTimes::default()
+    };
+    Ok((records, per_field, times))
 }

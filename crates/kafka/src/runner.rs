@@ -954,12 +954,15 @@ impl Runner {
             .map(|l| (self.cfg.engine.checkpoint_dir.join(ALERT_LOG), l.last_seq()))
     }
 
-    /// Rescores what changed and publishes the changed scores, then judges
-    /// the lists of the rescored entities and publishes the new alerts.
+    /// Rescores what changed and publishes the changed scores; judges the
+    /// lists of the previous flush's entities meanwhile and publishes their
+    /// new alerts (see [`Engine::flush_judging_previous`]). The last
+    /// flush's lists are judged at the next one, or before a checkpoint
+    /// ([`Runner::judge_lists`]).
     fn flush(&mut self) -> anyhow::Result<()> {
         let t = Instant::now();
         self.last_flush = t;
-        let f = self.engine.flush_scores()?;
+        let f = self.engine.flush_judging_previous()?;
         self.stats.time.score_ms += ms(t);
         let publishing = Instant::now();
         if let Some(m) = &self.metrics {
@@ -987,13 +990,18 @@ impl Runner {
         if self.latencies.is_some() {
             self.settle_latencies();
         }
+        self.log_alerts(&f.alerts)?;
         self.stats.time.publish_ms += ms(publishing);
-        // The list rules once the scores are on their way: scores do not
-        // wait for them.
-        let judging = Instant::now();
+        Ok(())
+    }
+
+    /// Judges the lists the last flush left and publishes their alerts: a
+    /// checkpoint covers only what was judged and logged.
+    fn judge_lists(&mut self) -> anyhow::Result<()> {
+        let t = Instant::now();
         let alerts = self.engine.judge_lists();
         self.log_alerts(&alerts)?;
-        self.stats.time.score_ms += ms(judging);
+        self.stats.time.score_ms += ms(t);
         Ok(())
     }
 
@@ -1034,6 +1042,7 @@ impl Runner {
     /// are committed to the group.
     fn start_checkpoint(&mut self) -> anyhow::Result<()> {
         self.finish_checkpoint(true)?;
+        self.judge_lists()?;
         let t = Instant::now();
         let offsets: Vec<PartitionOffset> = self
             .next
