@@ -184,25 +184,49 @@ pub struct IdFacts<'a> {
 /// joined by commas, the cause event, the effective date and the rule
 /// version (absent values as empty strings); lower-case hex.
 pub fn alert_id(f: &IdFacts<'_>) -> String {
+    use std::io::Write as _;
     let mut h = Sha256::new();
-    let date = f.effective_on.to_string();
-    let triggers = f.triggers.join(",");
-    for part in [
+    let mut part = |bytes: &[u8]| {
+        h.update(bytes);
+        h.update([0x1f]);
+    };
+    for p in [
         "tidewatch-alert/1",
         f.kind.as_str(),
         f.cause.map_or("", Cause::as_str),
         f.list.unwrap_or(""),
         f.uscc,
         f.rule,
-        &triggers,
-        f.cause_event.unwrap_or(""),
-        &date,
-        f.rule_version,
     ] {
-        h.update(part.as_bytes());
-        h.update([0x1f]);
+        part(p.as_bytes());
     }
-    hex::encode(h.finalize())
+    // The triggers joined by commas, without building the joined string.
+    for (i, t) in f.triggers.iter().enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        h.update(t.as_bytes());
+    }
+    h.update([0x1f]);
+    let mut part = |bytes: &[u8]| {
+        h.update(bytes);
+        h.update([0x1f]);
+    };
+    part(f.cause_event.unwrap_or("").as_bytes());
+    // The date as `to_string` writes it, on the stack.
+    let mut date = [0u8; 16];
+    let mut w = std::io::Cursor::new(&mut date[..]);
+    let n = match write!(w, "{}", f.effective_on) {
+        Ok(()) => w.position() as usize,
+        Err(_) => 0,
+    };
+    part(&date[..n]);
+    part(f.rule_version.as_bytes());
+    let mut hex = [0u8; 64];
+    match hex::encode_to_slice(h.finalize(), &mut hex) {
+        Ok(()) => String::from_utf8_lossy(&hex).into_owned(),
+        Err(_) => String::new(),
+    }
 }
 
 /// An alert as written to the alert log: with its place in the log.
@@ -218,6 +242,66 @@ pub struct LoggedAlert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The id as first written (each part formatted to a string): ids are
+    /// what receivers deduplicate on, so a rewrite must give the same.
+    fn id_as_first_written(f: &IdFacts<'_>) -> String {
+        let mut h = Sha256::new();
+        let date = f.effective_on.to_string();
+        let triggers = f.triggers.join(",");
+        for part in [
+            "tidewatch-alert/1",
+            f.kind.as_str(),
+            f.cause.map_or("", Cause::as_str),
+            f.list.unwrap_or(""),
+            f.uscc,
+            f.rule,
+            &triggers,
+            f.cause_event.unwrap_or(""),
+            &date,
+            f.rule_version,
+        ] {
+            h.update(part.as_bytes());
+            h.update([0x1f]);
+        }
+        hex::encode(h.finalize())
+    }
+
+    #[test]
+    fn ids_are_the_ones_first_announced() {
+        let none: Vec<String> = Vec::new();
+        let one = vec!["cred-1".to_owned()];
+        let three = vec!["a".to_owned(), "b,c".to_owned(), String::new()];
+        for triggers in [&none, &one, &three] {
+            for (kind, cause, list, cause_event) in [
+                (AlertKind::Proposed, None, Some("serious"), None),
+                (
+                    AlertKind::Removed,
+                    Some(Cause::Retracted),
+                    None,
+                    Some("cred-9"),
+                ),
+            ] {
+                for effective_on in [
+                    NaiveDate::from_ymd_opt(2025, 7, 1).expect("date"),
+                    NaiveDate::from_ymd_opt(10_000, 1, 1).expect("date"),
+                ] {
+                    let f = IdFacts {
+                        kind,
+                        cause,
+                        list,
+                        uscc: "9144030071526726XG",
+                        rule: "serious.heavy_penalty",
+                        triggers,
+                        cause_event,
+                        effective_on,
+                        rule_version: "sha256:0000000000000000",
+                    };
+                    assert_eq!(alert_id(&f), id_as_first_written(&f));
+                }
+            }
+        }
+    }
 
     #[test]
     fn id_depends_on_every_fact_and_nothing_else() {

@@ -62,7 +62,11 @@ pub fn record_id(
     for c in &table.columns {
         h.update(c[row].to_le_bytes());
     }
-    hex::encode(&h.finalize()[..16])
+    let mut hex = [0u8; 32];
+    match hex::encode_to_slice(&h.finalize()[..16], &mut hex) {
+        Ok(()) => String::from_utf8_lossy(&hex).into_owned(),
+        Err(_) => String::new(),
+    }
 }
 
 /// The keys of a JSON object in sorted order (as a `serde_json::Map` sorts
