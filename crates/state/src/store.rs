@@ -90,8 +90,10 @@ impl Entity {
                 self.registration = Some(self.history.len());
             }
         }
-        if let Some(last) = self.history.last() {
-            self.in_order &= event_time_cmp(last, &event).is_le();
+        if self.in_order {
+            if let Some(last) = self.history.last() {
+                self.in_order = event_time_cmp(last, &event).is_le();
+            }
         }
         self.history.push(event);
     }
