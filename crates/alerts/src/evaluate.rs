@@ -8,6 +8,7 @@
 //! the events were batched, so the streaming engine (one entity at a time,
 //! as its events arrive) and the batch run (everyone once) agree.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{Months, NaiveDate};
@@ -86,41 +87,66 @@ fn entity_ref(entity: &Entity) -> EntityRef {
     }
 }
 
-/// An alert before its id and sequence number.
-struct Draft {
+/// An alert before its id and sequence number. Drafts are made for every
+/// step of the replayed history, and most turn out to be announced
+/// already: they borrow from the replay's entries and facts, and only the
+/// new ones are made owned alerts.
+struct Draft<'a> {
     kind: AlertKind,
     cause: Option<Cause>,
-    list: Option<String>,
-    rule: String,
-    rule_version: String,
+    list: Option<Cow<'a, str>>,
+    rule: Cow<'a, str>,
+    rule_version: Cow<'a, str>,
     mode: Option<crate::rules::Mode>,
-    triggers: Vec<String>,
-    cause_event: Option<String>,
+    triggers: Cow<'a, [String]>,
+    cause_event: Option<Cow<'a, str>>,
     effective_on: NaiveDate,
     expires_on: Option<NaiveDate>,
     repair_from: Option<NaiveDate>,
     field: Option<Domain>,
-    authority: Option<String>,
-    reason: String,
+    authority: Option<Cow<'a, str>>,
+    reason: Cow<'a, str>,
 }
 
-fn from_entry(e: &Entry, f: &Fact) -> Draft {
+impl Draft<'_> {
+    fn into_owned(self) -> Draft<'static> {
+        Draft {
+            kind: self.kind,
+            cause: self.cause,
+            list: self.list.map(|l| Cow::Owned(l.into_owned())),
+            rule: Cow::Owned(self.rule.into_owned()),
+            rule_version: Cow::Owned(self.rule_version.into_owned()),
+            mode: self.mode,
+            triggers: Cow::Owned(self.triggers.into_owned()),
+            cause_event: self.cause_event.map(|c| Cow::Owned(c.into_owned())),
+            effective_on: self.effective_on,
+            expires_on: self.expires_on,
+            repair_from: self.repair_from,
+            field: self.field,
+            authority: self.authority.map(|a| Cow::Owned(a.into_owned())),
+            reason: Cow::Owned(self.reason.into_owned()),
+        }
+    }
+}
+
+fn from_entry<'a>(e: &'a Entry, f: &'a Fact) -> Draft<'a> {
     let warning = f.kind == AlertKind::Warning;
     let reason = match f.cause {
-        Some(Cause::BasisWithdrawn) => {
-            format!("所依据的行政处罚已撤销，请复核是否移出：{}", e.reason)
-        }
-        _ => e.reason.clone(),
+        Some(Cause::BasisWithdrawn) => Cow::Owned(format!(
+            "所依据的行政处罚已撤销，请复核是否移出：{}",
+            e.reason
+        )),
+        _ => Cow::Borrowed(e.reason.as_str()),
     };
     Draft {
         kind: f.kind,
         cause: f.cause,
-        list: Some(e.list.clone()),
-        rule: e.rule.clone(),
-        rule_version: e.rule_version.clone(),
+        list: Some(Cow::Borrowed(e.list.as_str())),
+        rule: Cow::Borrowed(e.rule.as_str()),
+        rule_version: Cow::Borrowed(e.rule_version.as_str()),
         mode: (!warning).then_some(e.mode),
-        triggers: e.triggers.clone(),
-        cause_event: f.cause_event.clone(),
+        triggers: Cow::Borrowed(e.triggers.as_slice()),
+        cause_event: f.cause_event.as_deref().map(Cow::Borrowed),
         effective_on: f.date,
         expires_on: if f.kind == AlertKind::Listed {
             f.expires_on
@@ -133,7 +159,7 @@ fn from_entry(e: &Entry, f: &Fact) -> Draft {
             None
         },
         field: None,
-        authority: f.authority.clone(),
+        authority: f.authority.as_deref().map(Cow::Borrowed),
         reason,
     }
 }
@@ -184,14 +210,16 @@ pub fn evaluate_changed(
 
     let mut life = Lifecycle::new(rules, entity, &events, &prior);
     life.run(as_of, ctx.data_since);
+    // The replay's entries become the state (the warnings below read
+    // `life` for its event groups only).
+    let entries = std::mem::take(&mut life.entries);
     let mut drafts: Vec<Draft> = life
         .facts
         .iter()
-        .map(|f| from_entry(&life.entries[f.entry], f))
+        .map(|f| from_entry(&entries[f.entry], f))
         .collect();
-    // The replay's entries become the state (the warnings below read
-    // `life` for its event groups only).
-    let mut entries = std::mem::take(&mut life.entries);
+    // Entries that ended since the previous state, kept after the others.
+    let mut gone_entries: Vec<Entry> = Vec::new();
 
     // Entries announced before that the replay no longer has: late events
     // showed the criteria were not met. Say so once.
@@ -222,8 +250,8 @@ pub fn evaluate_changed(
                 repair_from: None,
                 authority: e.authority.clone(),
             };
-            drafts.push(from_entry(&e, &f));
-            entries.push(e);
+            drafts.push(from_entry(&e, &f).into_owned());
+            gone_entries.push(e);
         }
     }
 
@@ -259,8 +287,13 @@ pub fn evaluate_changed(
     }
     let unchanged = fresh.is_empty()
         && match previous {
-            Some(p) => p.entries == entries && p.as_of == as_of && p.entity == eref,
-            None => entries.is_empty(),
+            Some(p) => {
+                p.entries.len() == entries.len() + gone_entries.len()
+                    && p.entries.iter().eq(entries.iter().chain(&gone_entries))
+                    && p.as_of == as_of
+                    && p.entity == eref
+            }
+            None => entries.is_empty() && gone_entries.is_empty(),
         };
     if unchanged {
         return None;
@@ -281,23 +314,25 @@ pub fn evaluate_changed(
             entity_seq: seq,
             kind: d.kind,
             cause: d.cause,
-            list: d.list,
+            list: d.list.map(Cow::into_owned),
             list_name,
             entity: eref.clone(),
-            rule: d.rule,
-            rule_version: d.rule_version,
+            rule: d.rule.into_owned(),
+            rule_version: d.rule_version.into_owned(),
             mode: d.mode,
-            triggers: d.triggers,
-            cause_event: d.cause_event,
+            triggers: d.triggers.into_owned(),
+            cause_event: d.cause_event.map(Cow::into_owned),
             effective_on: d.effective_on,
             expires_on: d.expires_on,
             repair_from: d.repair_from,
             field: d.field,
-            authority: d.authority,
-            reason: d.reason,
+            authority: d.authority.map(Cow::into_owned),
+            reason: d.reason.into_owned(),
             as_of,
         });
     }
+    let mut entries = entries;
+    entries.extend(gone_entries);
     let state = (!entries.is_empty() || !announced.is_empty()).then_some(EntityLists {
         entity: eref,
         as_of,
@@ -315,7 +350,7 @@ fn warnings(
     life: &Lifecycle<'_>,
     entries: &[Entry],
     ctx: &Context,
-) -> Vec<Draft> {
+) -> Vec<Draft<'static>> {
     let w = &rules.warnings;
     let as_of = ctx.as_of;
     let mut out = Vec::new();
@@ -366,23 +401,27 @@ fn warnings(
                     out.push(Draft {
                         kind: AlertKind::Warning,
                         cause: Some(Cause::OneEventAway),
-                        list: Some(r.list.clone()),
-                        rule: r.id.clone(),
-                        rule_version: r.version.clone(),
+                        list: Some(r.list.clone().into()),
+                        rule: r.id.clone().into(),
+                        rule_version: r.version.clone().into(),
                         mode: None,
-                        triggers: members.iter().map(|e| e.event_id().to_owned()).collect(),
+                        triggers: members
+                            .iter()
+                            .map(|e| e.event_id().to_owned())
+                            .collect::<Vec<_>>()
+                            .into(),
                         cause_event: None,
                         effective_on: last.occurred_on(),
                         expires_on: lapses,
                         repair_from: None,
                         field: None,
                         authority: None,
-                        reason: format!(
+                        reason: Cow::Owned(format!(
                             "再有1次即满足列入条件（{}个月内{}次）：{}",
                             within_months.unwrap_or(0),
                             count,
                             r.reason
-                        ),
+                        )),
                     });
                 }
             }
@@ -413,18 +452,21 @@ fn warnings(
                     out.push(Draft {
                         kind: AlertKind::Warning,
                         cause: Some(Cause::ApproachingTerm),
-                        list: Some(r.list.clone()),
-                        rule: r.id.clone(),
-                        rule_version: r.version.clone(),
+                        list: Some(r.list.clone().into()),
+                        rule: r.id.clone().into(),
+                        rule_version: r.version.clone().into(),
                         mode: None,
-                        triggers,
+                        triggers: triggers.into(),
                         cause_event: None,
                         effective_on: from,
                         expires_on: Some(fires),
                         repair_from: None,
                         field: None,
                         authority: None,
-                        reason: format!("将于{fires}满足：{}（{}）", r.reason, e.reason),
+                        reason: Cow::Owned(format!(
+                            "将于{fires}满足：{}（{}）",
+                            r.reason, e.reason
+                        )),
                     });
                 }
             }
@@ -441,22 +483,22 @@ fn warnings(
                 kind: AlertKind::Warning,
                 cause: Some(Cause::ClassD),
                 list: None,
-                rule: format!("warning.class_d.{}", s.field.as_str()),
-                rule_version: w.version.clone(),
+                rule: format!("warning.class_d.{}", s.field.as_str()).into(),
+                rule_version: w.version.clone().into(),
                 mode: None,
-                triggers: Vec::new(),
+                triggers: Vec::new().into(),
                 cause_event: None,
                 effective_on: as_of,
                 expires_on: None,
                 repair_from: None,
                 field: Some(s.field),
                 authority: None,
-                reason: format!(
+                reason: Cow::Owned(format!(
                     "{}领域风险等级为D（风险分{}{}）",
                     s.field.label(),
                     s.risk,
                     before.map_or(String::new(), |b| format!("，此前为{}", b.class))
-                ),
+                )),
             });
         }
         let (Some(threshold), Some(prev_as_of), Some(b)) =
@@ -480,22 +522,22 @@ fn warnings(
             kind: AlertKind::Warning,
             cause: Some(Cause::ScoreRise),
             list: None,
-            rule: format!("warning.score_rise.{}", s.field.as_str()),
-            rule_version: w.version.clone(),
+            rule: format!("warning.score_rise.{}", s.field.as_str()).into(),
+            rule_version: w.version.clone().into(),
             mode: None,
-            triggers,
+            triggers: triggers.into(),
             cause_event: None,
             effective_on: as_of,
             expires_on: None,
             repair_from: None,
             field: Some(s.field),
             authority: None,
-            reason: format!(
+            reason: Cow::Owned(format!(
                 "{}领域风险分自{prev_as_of}的{}升至{}（+{rise}，超过{threshold}）",
                 s.field.label(),
                 b.risk,
                 s.risk
-            ),
+            )),
         });
     }
     out
