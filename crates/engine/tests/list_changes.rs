@@ -4,31 +4,16 @@
 //! at once and writes them later, on another thread: what it writes is the
 //! state when it was taken, whatever changed meanwhile.
 
-use std::path::Path;
+mod common;
 
 use chrono::NaiveDate;
 use tidewatch_alerts::Rules;
 use tidewatch_engine::lists::{Lists, ListsChanges, ListsCut, ListsSnapshot};
 use tidewatch_engine::stream::Engine;
-use tidewatch_ingest::{ndjson, SourcePos};
-use tidewatch_model::Family;
+use tidewatch_ingest::SourcePos;
 use tidewatch_scoring::Policy;
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn seed_records() -> Vec<(Family, Vec<u8>, u64)> {
-    let mut out = Vec::new();
-    for family in Family::ALL {
-        let path = root().join(format!("seeds/{}.ndjson", family.as_str()));
-        ndjson::for_each_line(&path, |line, b| out.push((family, b.to_vec(), line)))
-            .expect("seeds");
-    }
-    // Interleaved, as the three topics arrive together.
-    out.sort_by_key(|(_, _, line)| *line);
-    out
-}
+use common::{root, seed_records};
 
 /// Through JSON, as the checkpoint files hold them.
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {

@@ -10,31 +10,18 @@
 //! entries ended as retracted are left out of the comparison. The as-of
 //! date moves halfway, so lists left unjudged are judged before the move.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use chrono::NaiveDate;
 use tidewatch_alerts::{Alert, AlertKind, Cause, EntityLists, Rules};
 use tidewatch_engine::lists::Lists;
 use tidewatch_engine::stream::Engine;
-use tidewatch_ingest::{ndjson, SourcePos};
-use tidewatch_model::Family;
+use tidewatch_ingest::SourcePos;
 use tidewatch_scoring::Policy;
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn seed_records() -> Vec<(Family, Vec<u8>, u64)> {
-    let mut out = Vec::new();
-    for family in Family::ALL {
-        let path = root().join(format!("seeds/{}.ndjson", family.as_str()));
-        ndjson::for_each_line(&path, |line, b| out.push((family, b.to_vec(), line)))
-            .expect("seeds");
-    }
-    out.sort_by_key(|(_, _, line)| *line);
-    out
-}
+use common::{root, seed_records};
 
 fn engine(as_of: NaiveDate) -> Engine {
     let policy = Policy::load(&root().join("pipelines/policy.toml")).expect("policy");
