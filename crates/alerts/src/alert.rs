@@ -186,10 +186,6 @@ pub struct IdFacts<'a> {
 pub fn alert_id(f: &IdFacts<'_>) -> String {
     use std::io::Write as _;
     let mut h = Sha256::new();
-    let mut part = |bytes: &[u8]| {
-        h.update(bytes);
-        h.update([0x1f]);
-    };
     for p in [
         "tidewatch-alert/1",
         f.kind.as_str(),
@@ -198,7 +194,8 @@ pub fn alert_id(f: &IdFacts<'_>) -> String {
         f.uscc,
         f.rule,
     ] {
-        part(p.as_bytes());
+        h.update(p.as_bytes());
+        h.update([0x1f]);
     }
     // The triggers joined by commas, without building the joined string.
     for (i, t) in f.triggers.iter().enumerate() {
@@ -208,25 +205,14 @@ pub fn alert_id(f: &IdFacts<'_>) -> String {
         h.update(t.as_bytes());
     }
     h.update([0x1f]);
-    let mut part = |bytes: &[u8]| {
-        h.update(bytes);
-        h.update([0x1f]);
-    };
-    part(f.cause_event.unwrap_or("").as_bytes());
-    // The date as `to_string` writes it, on the stack.
-    let mut date = [0u8; 16];
-    let mut w = std::io::Cursor::new(&mut date[..]);
-    let n = match write!(w, "{}", f.effective_on) {
-        Ok(()) => w.position() as usize,
-        Err(_) => 0,
-    };
-    part(&date[..n]);
-    part(f.rule_version.as_bytes());
-    let mut hex = [0u8; 64];
-    match hex::encode_to_slice(h.finalize(), &mut hex) {
-        Ok(()) => String::from_utf8_lossy(&hex).into_owned(),
-        Err(_) => String::new(),
-    }
+    h.update(f.cause_event.unwrap_or("").as_bytes());
+    h.update([0x1f]);
+    // The date as `to_string` writes it, straight into the hasher (whose
+    // writes cannot fail).
+    let _ = write!(h, "{}\x1f", f.effective_on);
+    h.update(f.rule_version.as_bytes());
+    h.update([0x1f]);
+    format!("{:x}", h.finalize())
 }
 
 /// An alert as written to the alert log: with its place in the log.

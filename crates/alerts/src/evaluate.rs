@@ -108,27 +108,6 @@ struct Draft<'a> {
     reason: Cow<'a, str>,
 }
 
-impl Draft<'_> {
-    fn into_owned(self) -> Draft<'static> {
-        Draft {
-            kind: self.kind,
-            cause: self.cause,
-            list: self.list.map(|l| Cow::Owned(l.into_owned())),
-            rule: Cow::Owned(self.rule.into_owned()),
-            rule_version: Cow::Owned(self.rule_version.into_owned()),
-            mode: self.mode,
-            triggers: Cow::Owned(self.triggers.into_owned()),
-            cause_event: self.cause_event.map(|c| Cow::Owned(c.into_owned())),
-            effective_on: self.effective_on,
-            expires_on: self.expires_on,
-            repair_from: self.repair_from,
-            field: self.field,
-            authority: self.authority.map(|a| Cow::Owned(a.into_owned())),
-            reason: Cow::Owned(self.reason.into_owned()),
-        }
-    }
-}
-
 fn from_entry<'a>(e: &'a Entry, f: &'a Fact) -> Draft<'a> {
     let warning = f.kind == AlertKind::Warning;
     let reason = match f.cause {
@@ -213,47 +192,48 @@ pub fn evaluate_changed(
     // The replay's entries become the state (the warnings below read
     // `life` for its event groups only).
     let entries = std::mem::take(&mut life.entries);
+
+    // Entries announced before that the replay no longer has: late events
+    // showed the criteria were not met. Say so once; they stay in the
+    // state, ended, after the others.
+    let gone: Vec<(Entry, Fact)> = match previous {
+        None => Vec::new(),
+        Some(p) => {
+            let now: HashSet<_> = entries.iter().map(Entry::identity).collect();
+            p.entries
+                .iter()
+                .filter(|e| e.status.is_active() && !now.contains(&e.identity()))
+                .map(|e| {
+                    let mut e = e.clone();
+                    let (status, kind) = if e.status == Status::Proposed {
+                        (Status::Withdrawn, AlertKind::Withdrawn)
+                    } else {
+                        (Status::Removed, AlertKind::Removed)
+                    };
+                    e.status = status;
+                    e.ended_on = Some(as_of);
+                    e.end_cause = Some(Cause::Retracted);
+                    let f = Fact {
+                        kind,
+                        cause: Some(Cause::Retracted),
+                        entry: 0,
+                        date: as_of,
+                        cause_event: None,
+                        expires_on: None,
+                        repair_from: None,
+                        authority: e.authority.clone(),
+                    };
+                    (e, f)
+                })
+                .collect()
+        }
+    };
     let mut drafts: Vec<Draft> = life
         .facts
         .iter()
         .map(|f| from_entry(&entries[f.entry], f))
+        .chain(gone.iter().map(|(e, f)| from_entry(e, f)))
         .collect();
-    // Entries that ended since the previous state, kept after the others.
-    let mut gone_entries: Vec<Entry> = Vec::new();
-
-    // Entries announced before that the replay no longer has: late events
-    // showed the criteria were not met. Say so once.
-    if let Some(p) = previous {
-        let now: HashSet<_> = entries.iter().map(Entry::identity).collect();
-        let gone: Vec<Entry> = p
-            .entries
-            .iter()
-            .filter(|e| e.status.is_active() && !now.contains(&e.identity()))
-            .cloned()
-            .collect();
-        for mut e in gone {
-            let (status, kind) = if e.status == Status::Proposed {
-                (Status::Withdrawn, AlertKind::Withdrawn)
-            } else {
-                (Status::Removed, AlertKind::Removed)
-            };
-            e.status = status;
-            e.ended_on = Some(as_of);
-            e.end_cause = Some(Cause::Retracted);
-            let f = Fact {
-                kind,
-                cause: Some(Cause::Retracted),
-                entry: 0,
-                date: as_of,
-                cause_event: None,
-                expires_on: None,
-                repair_from: None,
-                authority: e.authority.clone(),
-            };
-            drafts.push(from_entry(&e, &f).into_owned());
-            gone_entries.push(e);
-        }
-    }
 
     let deregistered = events.iter().any(|e| {
         matches!(e, Event::Credit(c) if matches!(c.body, tidewatch_model::CreditBody::Deregistered(_)))
@@ -288,12 +268,13 @@ pub fn evaluate_changed(
     let unchanged = fresh.is_empty()
         && match previous {
             Some(p) => {
-                p.entries.len() == entries.len() + gone_entries.len()
-                    && p.entries.iter().eq(entries.iter().chain(&gone_entries))
+                p.entries
+                    .iter()
+                    .eq(entries.iter().chain(gone.iter().map(|(e, _)| e)))
                     && p.as_of == as_of
                     && p.entity == eref
             }
-            None => entries.is_empty() && gone_entries.is_empty(),
+            None => entries.is_empty(),
         };
     if unchanged {
         return None;
@@ -332,7 +313,7 @@ pub fn evaluate_changed(
         });
     }
     let mut entries = entries;
-    entries.extend(gone_entries);
+    entries.extend(gone.into_iter().map(|(e, _)| e));
     let state = (!entries.is_empty() || !announced.is_empty()).then_some(EntityLists {
         entity: eref,
         as_of,

@@ -37,14 +37,9 @@ pub fn record_id(
     h.update(b"tidewatch-score-v1\0");
     h.update(entity.uscc.as_str().as_bytes());
     h.update(b"\0");
-    // The date as `to_string` writes it, without allocating one.
-    let mut date = [0u8; 16];
-    let mut w = std::io::Cursor::new(&mut date[..]);
-    let n = match write!(w, "{as_of}") {
-        Ok(()) => w.position() as usize,
-        Err(_) => 0,
-    };
-    h.update(&date[..n]);
+    // The date as `to_string` writes it, straight into the hasher (whose
+    // writes cannot fail).
+    let _ = write!(h, "{as_of}");
     h.update(b"\0");
     h.update(policy_digest.as_bytes());
     h.update(b"\0");
@@ -62,11 +57,8 @@ pub fn record_id(
     for c in &table.columns {
         h.update(c[row].to_le_bytes());
     }
-    let mut hex = [0u8; 32];
-    match hex::encode_to_slice(&h.finalize()[..16], &mut hex) {
-        Ok(()) => String::from_utf8_lossy(&hex).into_owned(),
-        Err(_) => String::new(),
-    }
+    // The first 16 bytes in lower-case hex.
+    format!("{:.32x}", h.finalize())
 }
 
 /// The keys of a JSON object in sorted order (as a `serde_json::Map` sorts

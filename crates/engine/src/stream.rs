@@ -242,7 +242,7 @@ impl Engine {
             self.unjudged.is_none(),
             "the lists of the previous flush were not judged"
         );
-        self.flush_overlapped()
+        self.flush_judging_previous()
     }
 
     /// [`Engine::judge_lists`] for the previous flush, then
@@ -253,14 +253,12 @@ impl Engine {
     /// flush's lists are left for the next call (or [`Engine::judge_lists`]).
     ///
     /// The previous batch's entities are then judged on histories that may
-    /// hold this batch's events too. Lifecycle alerts do not depend on that
-    /// (their ids derive from their facts, see [`crate::lists`]); an entity
-    /// with new events is judged again at the next call, on its new scores.
+    /// hold this batch's events too, as a larger batch would: the entries
+    /// the lists end with are the same, and an entity with new events is
+    /// judged again at the next call, on its new scores. What is announced
+    /// on the way may differ as between two batch sizes (an early warning,
+    /// a listing a late record would have retracted).
     pub fn flush_judging_previous(&mut self) -> anyhow::Result<Flushed> {
-        self.flush_overlapped()
-    }
-
-    fn flush_overlapped(&mut self) -> anyhow::Result<Flushed> {
         let t = Instant::now();
         let dirty = self.pipe.store.take_dirty();
         let heard = std::mem::take(&mut self.heard_dirty);
