@@ -20,9 +20,10 @@
 //! replay does not repeat them) and published again (their first sending
 //! may not have been acknowledged): at least once, with the same ids.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -70,12 +71,59 @@ pub struct Deliveries {
     enqueued: AtomicU64,
     acked: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Whether event-to-score latencies are being measured (see
+    /// [`Latencies`]); checked before taking the lock.
+    timing: AtomicBool,
+    latencies: Mutex<Latencies>,
+}
+
+/// Event-to-score latency bookkeeping (the stream benchmark turns it on).
+/// A batch's input timestamps wait until the delivery reports count past
+/// the last output sent for the batch; they are settled in the report that
+/// does, with the time it arrived.
+#[derive(Debug, Default)]
+struct Latencies {
+    /// (records sent up to the end of the batch, its input timestamps).
+    pending: VecDeque<(u64, Vec<i64>)>,
+    /// Settled latencies, in milliseconds.
+    done: Vec<u32>,
+}
+
+impl Latencies {
+    fn settle(&mut self, acked: u64) {
+        if self.pending.front().is_none_or(|(upto, _)| *upto > acked) {
+            return;
+        }
+        let now = unix_ms();
+        while let Some((_, ts)) = self.pending.pop_front_if(|(upto, _)| *upto <= acked) {
+            self.done
+                .extend(ts.into_iter().map(|t| (now - t).max(0) as u32));
+        }
+    }
 }
 
 impl Deliveries {
     /// Failures since the last call.
     pub fn failed_count(&self) -> u64 {
         self.failed.swap(0, Ordering::Relaxed)
+    }
+
+    /// A batch's input timestamps, whose outputs are the records sent so
+    /// far: settled once those are acknowledged (at once if they are).
+    fn await_batch(&self, ts: Vec<i64>) {
+        self.timing.store(true, Ordering::Relaxed);
+        let upto = self.enqueued.load(Ordering::Relaxed);
+        if let Ok(mut l) = self.latencies.lock() {
+            l.pending.push_back((upto, ts));
+            l.settle(self.acked.load(Ordering::Relaxed));
+        }
+    }
+
+    fn take_latencies(&self) -> Vec<u32> {
+        self.latencies
+            .lock()
+            .map(|mut l| std::mem::take(&mut l.done))
+            .unwrap_or_default()
     }
 }
 
@@ -84,7 +132,12 @@ impl ClientContext for Deliveries {}
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
     fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
-        self.acked.fetch_add(1, Ordering::Relaxed);
+        let acked = self.acked.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.timing.load(Ordering::Relaxed) {
+            if let Ok(mut l) = self.latencies.lock() {
+                l.settle(acked);
+            }
+        }
         if let Err((e, m)) = r {
             self.failed.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut last) = self.last_error.lock() {
@@ -105,6 +158,46 @@ pub(crate) fn serve_deliveries(producer: &BaseProducer<Deliveries>) {
         producer.poll(Duration::ZERO);
         if producer.context().acked.load(Ordering::Relaxed) == before {
             return;
+        }
+    }
+}
+
+/// Serves the engine producer's delivery reports on a thread of its own,
+/// so acknowledgements are counted when they arrive rather than when the
+/// loop next comes round: a checkpoint waiting for its outputs, the
+/// producer's bounded queue and the latency measurement all see them at
+/// once. Stopped (and joined) when dropped.
+struct ReportServer {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl ReportServer {
+    fn start(producer: Arc<BaseProducer<Deliveries>>) -> anyhow::Result<ReportServer> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("deliveries".into())
+            .spawn(move || {
+                while !st.load(Ordering::Relaxed) {
+                    // Returns as soon as a report is served, or after the
+                    // timeout (how long stopping may take).
+                    producer.poll(Duration::from_millis(20));
+                }
+            })
+            .context("starting the delivery report thread")?;
+        Ok(ReportServer {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for ReportServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
         }
     }
 }
@@ -228,7 +321,9 @@ pub struct Runner {
     cfg: Config,
     topics: Topics,
     consumer: BaseConsumer<GroupContext>,
-    producer: BaseProducer<Deliveries>,
+    producer: Arc<BaseProducer<Deliveries>>,
+    /// Serves `producer`'s delivery reports.
+    _reports: ReportServer,
     pub engine: Engine,
     cp: CheckpointDir,
     /// Next offset to read, per input partition.
@@ -245,20 +340,16 @@ pub struct Runner {
     /// The checkpoint being written, if one is.
     writing: Option<Writing>,
     last_flush: Instant,
-    /// When set, each batch's outputs are awaited and every record's
-    /// event-to-score latency (producer timestamp → score acknowledged) is
-    /// kept here, in milliseconds (the stream benchmark).
-    pub latencies: Option<Vec<u32>>,
-    /// Only records produced at or after this time (Unix ms) are measured
-    /// (the benchmark's warm-up is left out).
-    pub latency_since_ms: i64,
+    /// When set (Unix ms), every record produced at or after it has its
+    /// event-to-score latency measured (producer timestamp → its batch's
+    /// scores acknowledged by the broker), see [`Runner::take_latencies`]
+    /// (the stream benchmark, which leaves its warm-up out).
+    pub latency_since_ms: Option<i64>,
+    /// The measured input timestamps of the batch being read.
     batch_ts: Vec<i64>,
-    /// With `latencies`: each measured record's wait from its producer
-    /// timestamp to being read by the engine, in milliseconds.
+    /// With `latency_since_ms`: each measured record's wait from its
+    /// producer timestamp to being read by the engine, in milliseconds.
     pub arrivals: Vec<u32>,
-    /// Batches whose scores are not acknowledged yet: (records sent up to
-    /// the end of the batch, the batch's input timestamps).
-    pending: std::collections::VecDeque<(u64, Vec<i64>)>,
     /// When the first record was read and the last batch with records was
     /// done (throughput without the idle tail).
     pub first_at: Option<Instant>,
@@ -341,16 +432,18 @@ impl Runner {
             .client_config_with(&defaults)
             .create_with_context(GroupContext::new(cfg.engine.resume_rewind as i64))
             .context("creating the Kafka consumer")?;
-        let producer: BaseProducer<Deliveries> = cfg
-            .kafka
-            .client_config_with(&[
-                ("acks", "all"),
-                ("linger.ms", "5"),
-                // A full queue blocks the loop (backpressure), see `send`.
-                ("queue.buffering.max.messages", "200000"),
-            ])
-            .create_with_context(Deliveries::default())
-            .context("creating the Kafka producer")?;
+        let producer: Arc<BaseProducer<Deliveries>> = Arc::new(
+            cfg.kafka
+                .client_config_with(&[
+                    ("acks", "all"),
+                    ("linger.ms", "5"),
+                    // A full queue blocks the loop (backpressure), see `send`.
+                    ("queue.buffering.max.messages", "200000"),
+                ])
+                .create_with_context(Deliveries::default())
+                .context("creating the Kafka producer")?,
+        );
+        let reports = ReportServer::start(producer.clone())?;
         let relations = if group {
             Some(relations_reader(&cfg, &topics.relations)?)
         } else {
@@ -371,6 +464,7 @@ impl Runner {
             topics,
             consumer,
             producer,
+            _reports: reports,
             engine: r.engine,
             cp: r.cp,
             skip_below: BTreeMap::new(),
@@ -381,11 +475,9 @@ impl Runner {
             last_checkpoint: Instant::now(),
             writing: None,
             last_flush: Instant::now(),
-            latencies: None,
-            latency_since_ms: 0,
+            latency_since_ms: None,
             batch_ts: Vec::new(),
             arrivals: Vec::new(),
-            pending: std::collections::VecDeque::new(),
             first_at: None,
             last_at: None,
             metrics: None,
@@ -747,12 +839,8 @@ impl Runner {
             {
                 continue;
             }
-            if self.latencies.is_some() {
-                if let Some(ts) = m
-                    .timestamp()
-                    .to_millis()
-                    .filter(|t| *t >= self.latency_since_ms)
-                {
+            if let Some(since) = self.latency_since_ms {
+                if let Some(ts) = m.timestamp().to_millis().filter(|t| *t >= since) {
                     self.batch_ts.push(ts);
                     self.arrivals.push((unix_ms() - ts).max(0) as u32);
                 }
@@ -986,10 +1074,7 @@ impl Runner {
         }
         self.stats.scores_published += f.records.len() as u64;
         self.send_relations(&f.relations)?;
-        serve_deliveries(&self.producer);
-        if self.latencies.is_some() {
-            self.settle_latencies();
-        }
+        self.settle_latencies();
         self.log_alerts(&f.alerts)?;
         self.stats.time.publish_ms += ms(publishing);
         Ok(())
@@ -1006,23 +1091,19 @@ impl Runner {
     }
 
     /// Latency bookkeeping: a batch's records are scored when every score
-    /// record sent up to the end of its batch is acknowledged (counted in
-    /// delivery reports, which `poll` serves without blocking the loop).
+    /// record sent up to the end of its batch is acknowledged, as the
+    /// delivery reports count (see [`Latencies`]).
     fn settle_latencies(&mut self) {
         if !self.batch_ts.is_empty() {
             let ts = std::mem::take(&mut self.batch_ts);
-            let upto = self.producer.context().enqueued.load(Ordering::Relaxed);
-            self.pending.push_back((upto, ts));
+            self.producer.context().await_batch(ts);
         }
-        serve_deliveries(&self.producer);
-        let acked = self.producer.context().acked.load(Ordering::Relaxed);
-        let now = unix_ms();
-        while self.pending.front().is_some_and(|(upto, _)| *upto <= acked) {
-            if let (Some((_, ts)), Some(lat)) = (self.pending.pop_front(), self.latencies.as_mut())
-            {
-                lat.extend(ts.into_iter().map(|t| (now - t).max(0) as u32));
-            }
-        }
+    }
+
+    /// The event-to-score latencies settled so far, in milliseconds (with
+    /// `latency_since_ms` set).
+    pub fn take_latencies(&self) -> Vec<u32> {
+        self.producer.context().take_latencies()
     }
 
     /// Writes a checkpoint of everything published so far and waits until
@@ -1327,9 +1408,7 @@ impl Runner {
                 );
                 self.log_alerts(&alerts)?;
             }
-            if self.latencies.is_some() {
-                self.settle_latencies();
-            }
+            self.settle_latencies();
             self.checkpoint_when_due()?;
         }
         self.flush()?;

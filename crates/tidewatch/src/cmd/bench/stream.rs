@@ -204,8 +204,7 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         runner.stats.scores_published,
         t.elapsed().as_secs_f64()
     );
-    runner.latencies = Some(Vec::new());
-    runner.latency_since_ms = unix_ms() + (warmup * 1000.0) as i64;
+    runner.latency_since_ms = Some(unix_ms() + (warmup * 1000.0) as i64);
     let stop = Arc::new(AtomicBool::new(false));
     let st = stop.clone();
     let engine = std::thread::spawn(move || -> anyhow::Result<Runner> {
@@ -228,7 +227,7 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         times(&s.time)
     );
     runner.arrivals.sort_unstable();
-    let mut lat = runner.latencies.take().unwrap_or_default();
+    let mut lat = runner.take_latencies();
     lat.sort_unstable();
     println!(
         "latency at {} events/s offered for {:.0} s after a {warmup:.0} s warm-up ({sent} events, {} measured): {}",
