@@ -295,6 +295,11 @@ pub struct LoopTimes {
     pub apply_ms: f64,
     /// Rescoring, list rules and alerts (the engine's flush).
     pub score_ms: f64,
+    /// Judging the lists of the last flush while the next batch is read
+    /// (not on the loop's path, but see `lists_wait_ms`).
+    pub lists_ms: f64,
+    /// Waiting for those lists once the batch was read.
+    pub lists_wait_ms: f64,
     /// Handing score records to the producer.
     pub publish_ms: f64,
     /// Waiting for acknowledgements and writing checkpoints.
@@ -807,49 +812,88 @@ impl Runner {
 
     /// Reads one micro-batch: up to `batch_max` records, or what arrived
     /// within the latency budget. Returns how many were read.
+    ///
+    /// The lists the last flush left are judged meanwhile, on a thread of
+    /// their own (and the rayon pool): the loop would otherwise only wait
+    /// for records here, and the list rules read the entity store, which
+    /// changes only once the batch is read. So they are judged on the
+    /// histories their flush scored, as one flush after another would, and
+    /// the next flush only scores.
     fn read_batch(&mut self) -> anyhow::Result<usize> {
+        let (n, judged) = self.read_and_judge()?;
+        if let Some((alerts, took)) = judged {
+            self.stats.time.lists_ms += took;
+            self.log_alerts(&alerts)?;
+        }
+        Ok(n)
+    }
+
+    /// [`Runner::read_batch`], returning the lists' alerts and how long
+    /// judging them took.
+    #[allow(clippy::type_complexity)]
+    fn read_and_judge(
+        &mut self,
+    ) -> anyhow::Result<(usize, Option<(Vec<tidewatch_alerts::Alert>, f64)>)> {
         let budget = Duration::from_millis(self.cfg.engine.latency_ms.max(1));
         let start = Instant::now();
         // The batch's messages stay in librdkafka's buffers until applied.
         let mut msgs = Vec::new();
-        while msgs.len() < self.cfg.engine.batch_max {
-            let left = budget.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                break;
+        let engine = &mut self.engine;
+        let judging = engine.lists_unjudged();
+        let judged = std::thread::scope(|s| -> anyhow::Result<_> {
+            let judge = judging.then(|| {
+                s.spawn(|| {
+                    let t = Instant::now();
+                    let alerts = engine.judge_lists();
+                    (alerts, ms(t))
+                })
+            });
+            while msgs.len() < self.cfg.engine.batch_max {
+                let left = budget.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                let t = Instant::now();
+                let polled = self.consumer.poll(left);
+                self.stats.time.poll_ms += ms(t);
+                if self.owned.is_some() && self.consumer.context().has_events() {
+                    // The assignment changed during this poll: what it
+                    // returned is read again after the rebuild.
+                    break;
+                }
+                let Some(m) = polled else {
+                    break;
+                };
+                let m = m.context("consuming")?;
+                let Some(family) = self.topics.family_of(m.topic()) else {
+                    continue;
+                };
+                if self
+                    .skip_below
+                    .get(&(family, m.partition()))
+                    .is_some_and(|&n| m.offset() < n)
+                {
+                    continue;
+                }
+                if let Some(since) = self.latency_since_ms {
+                    if let Some(ts) = m.timestamp().to_millis().filter(|t| *t >= since) {
+                        self.batch_ts.push(ts);
+                        self.arrivals.push((unix_ms() - ts).max(0) as u32);
+                    }
+                }
+                msgs.push((family, m));
             }
             let t = Instant::now();
-            let polled = self.consumer.poll(left);
-            self.stats.time.poll_ms += ms(t);
-            if self.owned.is_some() && self.consumer.context().has_events() {
-                // The assignment changed during this poll: what it returned
-                // is read again after the rebuild.
-                break;
-            }
-            let Some(m) = polled else {
-                break;
-            };
-            let m = m.context("consuming")?;
-            let Some(family) = self.topics.family_of(m.topic()) else {
-                continue;
-            };
-            if self
-                .skip_below
-                .get(&(family, m.partition()))
-                .is_some_and(|&n| m.offset() < n)
-            {
-                continue;
-            }
-            if let Some(since) = self.latency_since_ms {
-                if let Some(ts) = m.timestamp().to_millis().filter(|t| *t >= since) {
-                    self.batch_ts.push(ts);
-                    self.arrivals.push((unix_ms() - ts).max(0) as u32);
-                }
-            }
-            msgs.push((family, m));
-        }
+            let judged = judge
+                .map(|h| h.join())
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("judging the lists panicked"))?;
+            self.stats.time.lists_wait_ms += ms(t);
+            Ok(judged)
+        })?;
         let n = msgs.len();
         if n == 0 {
-            return Ok(0);
+            return Ok((0, judged));
         }
         let applying = Instant::now();
         let records: Vec<(Family, &[u8], KafkaPos<'_>)> = msgs
@@ -938,7 +982,7 @@ impl Runner {
             self.first_at = Some(start);
         }
         self.stats.time.apply_ms += ms(applying);
-        Ok(n)
+        Ok((n, judged))
     }
 
     /// With `hold_grace_ms` set (`serve`, once the backlog is read): records
