@@ -289,8 +289,9 @@ impl Engine {
                     }
                     ids
                 };
+                let sub = live.select(&ids);
                 let features_ms = ms(t);
-                let scored = score_rows(policy, store, live.table(), as_of, &ids, fields)?;
+                let scored = score_rows(policy, store, sub, as_of, &ids, fields)?;
                 Ok((ids, features_ms, scored))
             },
             || {
@@ -395,12 +396,11 @@ impl Engine {
 
     /// The current record of every entity, in entity order (the batch view).
     pub fn all_records(&self) -> anyhow::Result<Vec<ScoreRecord>> {
-        let ids: Vec<EntityId> = (0..self.live.table().rows() as EntityId).collect();
-        let table = self.live.table();
+        let ids: Vec<EntityId> = (0..self.live.len() as EntityId).collect();
         Ok(score_rows(
             &self.policy,
             &self.pipe.store,
-            table,
+            self.live.select(&ids),
             self.pipe.as_of,
             &ids,
             false,
@@ -432,20 +432,20 @@ fn judge(
     }
 }
 
-/// Scores some entities of the live table; with `fields`, also each one's
-/// scores per field (for the list rules), and the time it took.
+/// Scores some entities, `sub` being their rows of the live table; with
+/// `fields`, also each one's scores per field (for the list rules), and
+/// the time it took.
 #[allow(clippy::type_complexity)]
 fn score_rows(
     policy: &Policy,
     store: &EntityStore,
-    table: &FeatureTable,
+    sub: FeatureTable,
     as_of: NaiveDate,
     ids: &[EntityId],
     fields: bool,
 ) -> anyhow::Result<(Vec<ScoreRecord>, Vec<Vec<FieldScore>>, FlushTimes)> {
     let t = Instant::now();
     let all = store.entities();
-    let sub = table.select(ids);
     let ents = ids.iter().map(|&i| &all[i as usize]);
     let frame = features_frame_of(ents.clone(), &sub)?;
     let cover = coverage_of(policy, ents.clone());

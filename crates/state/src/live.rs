@@ -67,11 +67,15 @@ struct Heard {
     counted: bool,
 }
 
-/// A [`FeatureTable`] with what its relation pass needs to be updated in
-/// place.
+/// The rows of a [`FeatureTable`] with what its relation pass needs to be
+/// updated in place.
 #[derive(Debug, Clone)]
 pub struct LiveTable {
-    table: FeatureTable,
+    as_of: NaiveDate,
+    /// One entity's features beside each other: a flush rewrites a few
+    /// entities' whole rows and then reads them back ([`LiveTable::select`]),
+    /// which by columns touched a cache line per feature and entity.
+    rows: Vec<[i64; N_FEATURES]>,
     reps: Vec<Option<String>>,
     trouble: Vec<bool>,
     groups: HashMap<String, Group>,
@@ -87,10 +91,8 @@ impl LiveTable {
     /// An empty table at `as_of`.
     pub fn new(as_of: NaiveDate) -> LiveTable {
         LiveTable {
-            table: FeatureTable {
-                as_of,
-                columns: vec![Vec::new(); N_FEATURES],
-            },
+            as_of,
+            rows: Vec::new(),
             reps: Vec::new(),
             trouble: Vec::new(),
             groups: HashMap::new(),
@@ -199,16 +201,42 @@ impl LiveTable {
                     g.in_trouble + g.remote_trouble,
                 )
             });
-        self.table.columns[F::RelatedEntities.index()][i] = all - 1;
-        self.table.columns[F::RelatedInTrouble.index()][i] = bad - own;
+        let row = &mut self.rows[i];
+        row[F::RelatedEntities.index()] = all - 1;
+        row[F::RelatedInTrouble.index()] = bad - own;
     }
 
-    pub fn table(&self) -> &FeatureTable {
-        &self.table
+    /// Rows in the table (every entity it was updated with).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The rows of `ids`, in that order, as a table of their own.
+    pub fn select(&self, ids: &[EntityId]) -> FeatureTable {
+        let mut columns = vec![Vec::with_capacity(ids.len()); N_FEATURES];
+        for &id in ids {
+            for (c, &v) in columns.iter_mut().zip(&self.rows[id as usize]) {
+                c.push(v);
+            }
+        }
+        FeatureTable {
+            as_of: self.as_of,
+            columns,
+        }
+    }
+
+    /// The whole table.
+    pub fn table(&self) -> FeatureTable {
+        let ids: Vec<EntityId> = (0..self.rows.len() as EntityId).collect();
+        self.select(&ids)
     }
 
     pub fn as_of(&self) -> NaiveDate {
-        self.table.as_of
+        self.as_of
     }
 
     /// Recomputes every row at a (possibly new) as-of date; returns every
@@ -244,13 +272,11 @@ impl LiveTable {
     pub fn update(&mut self, store: &EntityStore, changed: &[EntityId]) -> Vec<EntityId> {
         let n = store.len();
         if self.reps.len() < n {
-            for c in &mut self.table.columns {
-                c.resize(n, 0);
-            }
+            self.rows.resize(n, [0; N_FEATURES]);
             self.reps.resize(n, None);
             self.trouble.resize(n, false);
         }
-        let as_of = self.table.as_of;
+        let as_of = self.as_of;
         let mut affected: BTreeSet<EntityId> = changed.iter().copied().collect();
         // Groups whose size or trouble count moved: all their members'
         // relation features are recomputed below.
@@ -275,9 +301,7 @@ impl LiveTable {
                     }
                 }
             }
-            for (c, v) in self.table.columns.iter_mut().zip(row.values.iter()) {
-                c[i] = *v;
-            }
+            self.rows[i] = row.values;
             let (old_rep, old_t) = (self.reps[i].take(), self.trouble[i]);
             if old_rep == row.legal_rep && old_t == row.in_trouble {
                 self.reps[i] = old_rep;

@@ -84,12 +84,12 @@ proptest! {
             for id in &dirty {
                 prop_assert!(affected.binary_search(id).is_ok(), "a changed entity is rescored");
             }
-            prop_assert_eq!(live.table(), &FeatureTable::compute(&st, d.as_of));
+            prop_assert_eq!(live.table(), FeatureTable::compute(&st, d.as_of));
         }
         // A new as-of date recomputes everything.
         let earlier = d.as_of.checked_sub_months(chrono::Months::new(7)).expect("date");
         live.rebuild(&st, earlier);
-        prop_assert_eq!(live.table(), &FeatureTable::compute(&st, earlier));
+        prop_assert_eq!(live.table(), FeatureTable::compute(&st, earlier));
     }
     #[test]
     fn any_arrival_order_gives_the_same_features(seed in any::<u64>(), months_back in 0u32..30) {
