@@ -87,6 +87,15 @@ fn entity_ref(entity: &Entity) -> EntityRef {
     }
 }
 
+/// Whether `r` is what [`entity_ref`] makes of `entity` (without making
+/// it: most evaluations change nothing and need no copy).
+fn is_entity_ref(r: &EntityRef, entity: &Entity) -> bool {
+    let reg = entity.registration();
+    r.uscc == entity.uscc.as_str()
+        && r.name == reg.map_or("", |r| r.name.as_str())
+        && r.region == reg.map_or_else(|| entity.uscc.region_digits(), |r| r.region_code.as_str())
+}
+
 /// An alert before its id and sequence number. Drafts are made for every
 /// step of the replayed history, and most turn out to be announced
 /// already: they borrow from the replay's entries and facts, and only the
@@ -244,7 +253,7 @@ pub fn evaluate_changed(
 
     // Ids, then only what is new, in date order (stable: the replay's order
     // within a day).
-    let eref = entity_ref(entity);
+    let uscc = entity.uscc.as_str();
     drafts.sort_by_key(|d| d.effective_on);
     let before = previous.map(|p| &p.announced);
     let mut fresh: Vec<(String, Draft)> = Vec::new();
@@ -253,7 +262,7 @@ pub fn evaluate_changed(
             kind: d.kind,
             cause: d.cause,
             list: d.list.as_deref(),
-            uscc: &eref.uscc,
+            uscc,
             rule: &d.rule,
             triggers: &d.triggers,
             cause_event: d.cause_event.as_deref(),
@@ -272,13 +281,14 @@ pub fn evaluate_changed(
                     .iter()
                     .eq(entries.iter().chain(gone.iter().map(|(e, _)| e)))
                     && p.as_of == as_of
-                    && p.entity == eref
+                    && is_entity_ref(&p.entity, entity)
             }
             None => entries.is_empty(),
         };
     if unchanged {
         return None;
     }
+    let eref = entity_ref(entity);
     let mut announced: BTreeSet<String> = before.cloned().unwrap_or_default();
     let mut seq = previous.map_or(0, |p| p.seq);
     let mut alerts = Vec::with_capacity(fresh.len());

@@ -207,9 +207,11 @@ impl ListState {
         uscc: &str,
         lists: Option<Arc<EntityLists>>,
     ) -> Option<Arc<EntityLists>> {
-        match lists {
-            Some(l) => self.entities.insert(uscc.to_owned(), l),
-            None => self.entities.remove(uscc),
+        match (lists, self.entities.get_mut(uscc)) {
+            // Most entities are listed already: no new key.
+            (Some(l), Some(slot)) => Some(std::mem::replace(slot, l)),
+            (Some(l), None) => self.entities.insert(uscc.to_owned(), l),
+            (None, _) => self.entities.remove(uscc),
         }
     }
 

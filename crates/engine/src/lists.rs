@@ -16,7 +16,7 @@
 //! arriving got that warning, even if a batch run over all the events
 //! finds it already listed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tidewatch_alerts::{
     evaluate_changed, Alert, Context, EntityLists, FieldScore, Input, ListState, LoggedAlert, Rules,
 };
-use tidewatch_model::{Class, Domain};
+use tidewatch_model::{Class, Domain, Uscc};
 use tidewatch_scoring::Evaluation;
 use tidewatch_state::{EntityId, EntityStore};
 
@@ -242,8 +242,10 @@ pub struct Lists {
     /// See [`Lists::park_others`].
     parked: BTreeMap<String, Arc<EntityLists>>,
     parked_previous: Arc<HashMap<String, Vec<FieldScore>>>,
-    /// Entities whose lists changed since the last snapshot or changes.
-    touched: BTreeSet<String>,
+    /// Entities whose lists changed since the last snapshot or changes
+    /// (noted once per evaluation that changes them: a set of codes, not
+    /// of strings, as that costs an allocation and a string search each).
+    touched: HashSet<Uscc>,
     /// Something besides the entities' lists changed (the previous scores,
     /// what is parked): only a whole snapshot says it.
     whole_due: bool,
@@ -269,7 +271,7 @@ impl Lists {
             data_since: None,
             parked: BTreeMap::new(),
             parked_previous: Arc::default(),
-            touched: BTreeSet::new(),
+            touched: HashSet::new(),
             whole_due: true,
             by_id: None,
         }
@@ -294,7 +296,7 @@ impl Lists {
             data_since: tidewatch_alerts::data_since(store.entities()),
             parked: BTreeMap::new(),
             parked_previous: Arc::default(),
-            touched: BTreeSet::new(),
+            touched: HashSet::new(),
             whole_due: false,
             by_id: None,
         }
@@ -361,11 +363,17 @@ impl Lists {
             rules_version: self.state.rules_version.clone(),
             alerts_logged,
             entities: self
-                .touched
-                .iter()
-                .map(|u| (u.clone(), self.state.entity(u).cloned()))
+                .touched_sorted()
+                .map(|u| (u.to_owned(), self.state.entity(u).cloned()))
                 .collect(),
         }
+    }
+
+    /// [`Lists::touched`] in code order, as the files list them.
+    fn touched_sorted(&self) -> impl Iterator<Item = &str> {
+        let mut t: Vec<&Uscc> = self.touched.iter().collect();
+        t.sort_unstable();
+        t.into_iter().map(Uscc::as_str)
     }
 
     /// The lists as a checkpoint writes them now: the whole state when
@@ -397,9 +405,8 @@ impl Lists {
                 rules_version: st.rules_version.clone(),
                 alerts_logged,
                 entities: self
-                    .touched
-                    .iter()
-                    .map(|u| (u.clone(), st.entities.get(u).cloned()))
+                    .touched_sorted()
+                    .map(|u| (u.to_owned(), st.entities.get(u).cloned()))
                     .collect(),
             }
         };
@@ -432,7 +439,14 @@ impl Lists {
             let e = Arc::make_mut(e);
             e.announced.insert(a.id.clone());
             e.seq = e.seq.max(a.entity_seq);
-            self.touched.insert(a.entity.uscc.clone());
+            match Uscc::parse(&a.entity.uscc) {
+                Ok(u) => {
+                    self.touched.insert(u);
+                }
+                // Not a code this engine wrote: only a whole snapshot can
+                // say what it changed.
+                Err(_) => self.whole_due = true,
+            }
         }
     }
 
@@ -545,7 +559,7 @@ impl Lists {
         let mut replaced = Vec::new();
         for (id, uscc, d) in done {
             alerts.extend(d.alerts);
-            self.touched.insert(uscc.to_owned());
+            self.touched.insert(ents[id as usize].uscc);
             let new = d.state.map(Arc::new);
             if let Some(slot) = self.by_id.as_mut().and_then(|b| b.get_mut(id as usize)) {
                 slot.clone_from(&new);
