@@ -162,6 +162,42 @@ pub(crate) fn serve_deliveries(producer: &BaseProducer<Deliveries>) {
     }
 }
 
+/// Appends new alerts to the alert log (each id once, synced) and
+/// publishes what was logged to `topic`, as logged byte for byte, keyed by
+/// USCC. Returns the logged alerts.
+fn append_and_send(
+    log: &mut tidewatch_webhook::AlertLog,
+    producer: &BaseProducer<Deliveries>,
+    topic: &str,
+    alerts: &[tidewatch_alerts::Alert],
+) -> anyhow::Result<Vec<LoggedAlert>> {
+    if alerts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let appended = log.append_lines(alerts)?;
+    for (i, a) in appended.alerts.iter().enumerate() {
+        Runner::send(
+            producer,
+            topic,
+            a.alert.entity.uscc.as_bytes(),
+            appended.line(i),
+        )?;
+    }
+    Ok(appended.alerts)
+}
+
+/// Lowers this thread's scheduling priority (nice 10), for a checkpoint
+/// writer: when the machine is busy the loop and its pool get the CPU
+/// first, and a checkpoint takes longer to write instead of holding up
+/// the micro-batches being scored meanwhile. Nothing depends on how long
+/// it takes (the next one waits for it).
+fn yield_to_the_loop() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
+        debug!("the checkpoint writer keeps its priority: {e}");
+    }
+}
+
 /// Serves the engine producer's delivery reports on a thread of its own,
 /// so acknowledgements are counted when they arrive rather than when the
 /// loop next comes round: a checkpoint waiting for its outputs, the
@@ -295,11 +331,11 @@ pub struct LoopTimes {
     pub apply_ms: f64,
     /// Rescoring, list rules and alerts (the engine's flush).
     pub score_ms: f64,
-    /// Judging the lists of the last flush while the next batch is read
-    /// (not on the loop's path, but see `lists_wait_ms`).
-    pub lists_ms: f64,
-    /// Waiting for those lists once the batch was read.
-    pub lists_wait_ms: f64,
+    /// Logging and publishing the alerts of the last flush while the next
+    /// batch is read (not on the loop's path, but see `alerts_wait_ms`).
+    pub alerts_ms: f64,
+    /// Waiting for that once the batch was read.
+    pub alerts_wait_ms: f64,
     /// Handing score records to the producer.
     pub publish_ms: f64,
     /// Waiting for acknowledgements and writing checkpoints.
@@ -352,6 +388,8 @@ pub struct Runner {
     pub latency_since_ms: Option<i64>,
     /// The measured input timestamps of the batch being read.
     batch_ts: Vec<i64>,
+    /// Alerts the last flush raised, logged while the next batch is read.
+    to_log: Vec<tidewatch_alerts::Alert>,
     /// With `latency_since_ms`: each measured record's wait from its
     /// producer timestamp to being read by the engine, in milliseconds.
     pub arrivals: Vec<u32>,
@@ -482,6 +520,7 @@ impl Runner {
             last_flush: Instant::now(),
             latency_since_ms: None,
             batch_ts: Vec::new(),
+            to_log: Vec::new(),
             arrivals: Vec::new(),
             first_at: None,
             last_at: None,
@@ -546,7 +585,12 @@ impl Runner {
         self.send_relations(&relations)?;
         // Alerts logged after the checkpoint: published again.
         for a in late_alerts {
-            self.send_alert(a, &serde_json::to_vec(a)?)?;
+            Self::send(
+                &self.producer,
+                &self.topics.alerts,
+                a.alert.entity.uscc.as_bytes(),
+                &serde_json::to_vec(a)?,
+            )?;
         }
         if !late_alerts.is_empty() {
             info!(
@@ -813,39 +857,35 @@ impl Runner {
     /// Reads one micro-batch: up to `batch_max` records, or what arrived
     /// within the latency budget. Returns how many were read.
     ///
-    /// The lists the last flush left are judged meanwhile, on a thread of
-    /// their own (and the rayon pool): the loop would otherwise only wait
-    /// for records here, and the list rules read the entity store, which
-    /// changes only once the batch is read. So they are judged on the
-    /// histories their flush scored, as one flush after another would, and
-    /// the next flush only scores.
+    /// The alerts the last flush raised are logged (synced) and published
+    /// meanwhile, on a thread of their own: the loop would otherwise only
+    /// wait for records here.
     fn read_batch(&mut self) -> anyhow::Result<usize> {
-        let (n, judged) = self.read_and_judge()?;
-        if let Some((alerts, took)) = judged {
-            self.stats.time.lists_ms += took;
-            self.log_alerts(&alerts)?;
+        let (n, logged) = self.read_and_log()?;
+        if let Some((logged, took)) = logged {
+            self.stats.time.alerts_ms += took;
+            self.logged(logged);
         }
         Ok(n)
     }
 
-    /// [`Runner::read_batch`], returning the lists' alerts and how long
-    /// judging them took.
+    /// [`Runner::read_batch`], returning the alerts logged and published,
+    /// and how long that took.
     #[allow(clippy::type_complexity)]
-    fn read_and_judge(
-        &mut self,
-    ) -> anyhow::Result<(usize, Option<(Vec<tidewatch_alerts::Alert>, f64)>)> {
+    fn read_and_log(&mut self) -> anyhow::Result<(usize, Option<(Vec<LoggedAlert>, f64)>)> {
         let budget = Duration::from_millis(self.cfg.engine.latency_ms.max(1));
         let start = Instant::now();
         // The batch's messages stay in librdkafka's buffers until applied.
         let mut msgs = Vec::new();
-        let engine = &mut self.engine;
-        let judging = engine.lists_unjudged();
-        let judged = std::thread::scope(|s| -> anyhow::Result<_> {
-            let judge = judging.then(|| {
-                s.spawn(|| {
+        let alerts = std::mem::take(&mut self.to_log);
+        let log = self.alert_log.as_mut().filter(|_| !alerts.is_empty());
+        let (producer, alerts_topic) = (&self.producer, &self.topics.alerts);
+        let logged = std::thread::scope(|s| -> anyhow::Result<_> {
+            let logging = log.map(|log| {
+                s.spawn(move || -> anyhow::Result<_> {
                     let t = Instant::now();
-                    let alerts = engine.judge_lists();
-                    (alerts, ms(t))
+                    let logged = append_and_send(log, producer, alerts_topic, &alerts)?;
+                    Ok((logged, ms(t)))
                 })
             });
             while msgs.len() < self.cfg.engine.batch_max {
@@ -884,16 +924,17 @@ impl Runner {
                 msgs.push((family, m));
             }
             let t = Instant::now();
-            let judged = judge
+            let logged = logging
                 .map(|h| h.join())
                 .transpose()
-                .map_err(|_| anyhow::anyhow!("judging the lists panicked"))?;
-            self.stats.time.lists_wait_ms += ms(t);
-            Ok(judged)
+                .map_err(|_| anyhow::anyhow!("logging the alerts panicked"))?
+                .transpose()?;
+            self.stats.time.alerts_wait_ms += ms(t);
+            Ok(logged)
         })?;
         let n = msgs.len();
         if n == 0 {
-            return Ok((0, judged));
+            return Ok((0, logged));
         }
         let applying = Instant::now();
         let records: Vec<(Family, &[u8], KafkaPos<'_>)> = msgs
@@ -982,7 +1023,7 @@ impl Runner {
             self.first_at = Some(start);
         }
         self.stats.time.apply_ms += ms(applying);
-        Ok((n, judged))
+        Ok((n, logged))
     }
 
     /// With `hold_grace_ms` set (`serve`, once the backlog is read): records
@@ -1035,42 +1076,35 @@ impl Runner {
         )
     }
 
-    /// Publishes one logged alert to `alerts` as its log line (JSON),
-    /// keyed by USCC.
-    fn send_alert(&self, a: &LoggedAlert, line: &[u8]) -> anyhow::Result<()> {
-        Self::send(
-            &self.producer,
-            &self.topics.alerts,
-            a.alert.entity.uscc.as_bytes(),
-            line,
-        )
-    }
-
     /// Appends new alerts to the alert log (each id once) and publishes
-    /// what was logged.
+    /// what was logged, after those waiting to be (see
+    /// [`Runner::read_batch`]): the log keeps the order they were raised.
     fn log_alerts(&mut self, alerts: &[tidewatch_alerts::Alert]) -> anyhow::Result<()> {
-        if alerts.is_empty() {
-            return Ok(());
-        }
         let Some(log) = self.alert_log.as_mut() else {
             return Ok(());
         };
-        let appended = log.append_lines(alerts)?;
-        for (i, a) in appended.alerts.iter().enumerate() {
-            // Published as logged, byte for byte.
-            self.send_alert(a, appended.line(i))?;
-            if let Some(m) = &self.metrics {
+        let mut waiting = std::mem::take(&mut self.to_log);
+        waiting.extend_from_slice(alerts);
+        let logged = append_and_send(log, &self.producer, &self.topics.alerts, &waiting)?;
+        self.logged(logged);
+        Ok(())
+    }
+
+    /// Counts alerts [`append_and_send`] logged and published, and hands
+    /// them on.
+    fn logged(&mut self, logged: Vec<LoggedAlert>) {
+        if logged.is_empty() {
+            return;
+        }
+        if let Some(m) = &self.metrics {
+            for a in &logged {
                 m.alert_emitted(a.alert.kind.as_str(), a.alert.list.as_deref().unwrap_or(""));
             }
         }
-        let logged = appended.alerts;
         self.stats.alerts_published += logged.len() as u64;
         if let (Some(cb), Some(l)) = (self.on_alerts.as_mut(), self.engine.lists()) {
-            if !logged.is_empty() {
-                cb(&logged, l.state());
-            }
+            cb(&logged, l.state());
         }
-        Ok(())
     }
 
     /// The engine's list state (when it keeps lists).
@@ -1119,7 +1153,8 @@ impl Runner {
         self.stats.scores_published += f.records.len() as u64;
         self.send_relations(&f.relations)?;
         self.settle_latencies();
-        self.log_alerts(&f.alerts)?;
+        // Logged while the next batch is read (or before a checkpoint).
+        self.to_log.extend(f.alerts);
         self.stats.time.publish_ms += ms(publishing);
         Ok(())
     }
@@ -1202,6 +1237,7 @@ impl Runner {
         let handle = std::thread::Builder::new()
             .name("checkpoint".into())
             .spawn(move || -> anyhow::Result<(Written, f64)> {
+                yield_to_the_loop();
                 let t = Instant::now();
                 await_acked(&deliveries, upto, Duration::from_secs(120))?;
                 let acked_ms = ms(t);
