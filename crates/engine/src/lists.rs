@@ -16,7 +16,7 @@
 //! arriving got that warning, even if a batch run over all the events
 //! finds it already listed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -163,7 +163,8 @@ pub enum ListsCut {
         as_of: Option<NaiveDate>,
         rules_version: String,
         alerts_logged: u64,
-        entities: Vec<(String, Option<Arc<EntityLists>>)>,
+        /// In no order: the writer sorts them.
+        entities: Vec<(Uscc, Option<Arc<EntityLists>>)>,
     },
 }
 
@@ -214,15 +215,19 @@ impl ListsCut {
                 rules_version,
                 alerts_logged,
                 entities,
-            } => serde_json::to_writer(
-                w,
-                &ChangesView {
-                    as_of: *as_of,
-                    rules_version,
-                    alerts_logged: *alerts_logged,
-                    entities: MapOf(|| entities.iter().map(|(u, e)| (u, e.as_deref()))),
-                },
-            ),
+            } => {
+                let mut sorted: Vec<_> = entities.iter().collect();
+                sorted.sort_unstable_by_key(|(u, _)| *u);
+                serde_json::to_writer(
+                    w,
+                    &ChangesView {
+                        as_of: *as_of,
+                        rules_version,
+                        alerts_logged: *alerts_logged,
+                        entities: MapOf(|| sorted.iter().map(|(u, e)| (u.as_str(), e.as_deref()))),
+                    },
+                )
+            }
         }
     }
 }
@@ -242,10 +247,10 @@ pub struct Lists {
     /// See [`Lists::park_others`].
     parked: BTreeMap<String, Arc<EntityLists>>,
     parked_previous: Arc<HashMap<String, Vec<FieldScore>>>,
-    /// Entities whose lists changed since the last snapshot or changes
-    /// (noted once per evaluation that changes them: a set of codes, not
-    /// of strings, as that costs an allocation and a string search each).
-    touched: HashSet<Uscc>,
+    /// Entities whose lists changed since the last snapshot or changes,
+    /// with their lists now (kept as they change, so a checkpoint takes
+    /// them without looking each one up among all the entities' lists).
+    touched: HashMap<Uscc, Option<Arc<EntityLists>>>,
     /// Something besides the entities' lists changed (the previous scores,
     /// what is parked): only a whole snapshot says it.
     whole_due: bool,
@@ -271,7 +276,7 @@ impl Lists {
             data_since: None,
             parked: BTreeMap::new(),
             parked_previous: Arc::default(),
-            touched: HashSet::new(),
+            touched: HashMap::new(),
             whole_due: true,
             by_id: None,
         }
@@ -296,7 +301,7 @@ impl Lists {
             data_since: tidewatch_alerts::data_since(store.entities()),
             parked: BTreeMap::new(),
             parked_previous: Arc::default(),
-            touched: HashSet::new(),
+            touched: HashMap::new(),
             whole_due: false,
             by_id: None,
         }
@@ -363,17 +368,11 @@ impl Lists {
             rules_version: self.state.rules_version.clone(),
             alerts_logged,
             entities: self
-                .touched_sorted()
-                .map(|u| (u.to_owned(), self.state.entity(u).cloned()))
+                .touched
+                .iter()
+                .map(|(u, e)| (u.as_str().to_owned(), e.as_deref().cloned()))
                 .collect(),
         }
-    }
-
-    /// [`Lists::touched`] in code order, as the files list them.
-    fn touched_sorted(&self) -> impl Iterator<Item = &str> {
-        let mut t: Vec<&Uscc> = self.touched.iter().collect();
-        t.sort_unstable();
-        t.into_iter().map(Uscc::as_str)
     }
 
     /// The lists as a checkpoint writes them now: the whole state when
@@ -404,10 +403,7 @@ impl Lists {
                 as_of: st.as_of,
                 rules_version: st.rules_version.clone(),
                 alerts_logged,
-                entities: self
-                    .touched_sorted()
-                    .map(|u| (u.to_owned(), st.entities.get(u).cloned()))
-                    .collect(),
+                entities: self.touched.drain().collect(),
             }
         };
         self.touched.clear();
@@ -436,12 +432,12 @@ impl Lists {
                         announced: Default::default(),
                     })
                 });
-            let e = Arc::make_mut(e);
-            e.announced.insert(a.id.clone());
-            e.seq = e.seq.max(a.entity_seq);
+            let m = Arc::make_mut(e);
+            m.announced.insert(a.id.clone());
+            m.seq = m.seq.max(a.entity_seq);
             match Uscc::parse(&a.entity.uscc) {
                 Ok(u) => {
-                    self.touched.insert(u);
+                    self.touched.insert(u, Some(e.clone()));
                 }
                 // Not a code this engine wrote: only a whole snapshot can
                 // say what it changed.
@@ -559,8 +555,8 @@ impl Lists {
         let mut replaced = Vec::new();
         for (id, uscc, d) in done {
             alerts.extend(d.alerts);
-            self.touched.insert(ents[id as usize].uscc);
             let new = d.state.map(Arc::new);
+            self.touched.insert(ents[id as usize].uscc, new.clone());
             if let Some(slot) = self.by_id.as_mut().and_then(|b| b.get_mut(id as usize)) {
                 slot.clone_from(&new);
             }
