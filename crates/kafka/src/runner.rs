@@ -95,9 +95,11 @@ impl Latencies {
             return;
         }
         let now = unix_ms();
-        while let Some((_, ts)) = self.pending.pop_front_if(|(upto, _)| *upto <= acked) {
-            self.done
-                .extend(ts.into_iter().map(|t| (now - t).max(0) as u32));
+        while self.pending.front().is_some_and(|(upto, _)| *upto <= acked) {
+            if let Some((_, ts)) = self.pending.pop_front() {
+                self.done
+                    .extend(ts.into_iter().map(|t| (now - t).max(0) as u32));
+            }
         }
     }
 }

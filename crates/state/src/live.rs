@@ -217,7 +217,9 @@ impl LiveTable {
 
     /// The rows of `ids`, in that order, as a table of their own.
     pub fn select(&self, ids: &[EntityId]) -> FeatureTable {
-        let mut columns = vec![Vec::with_capacity(ids.len()); N_FEATURES];
+        let mut columns: Vec<Vec<i64>> = (0..N_FEATURES)
+            .map(|_| Vec::with_capacity(ids.len()))
+            .collect();
         for &id in ids {
             for (c, &v) in columns.iter_mut().zip(&self.rows[id as usize]) {
                 c.push(v);
