@@ -1735,3 +1735,42 @@ pub(crate) fn resume_at(next: Option<i64>, rewind: i64) -> Offset {
         _ => Offset::Beginning,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The delivery reports settle a batch once they count past its last
+    /// output, and not before; a batch whose outputs were all acknowledged
+    /// before it was handed in settles at once.
+    #[test]
+    fn latencies_settle_when_the_reports_count_past_a_batch() {
+        let d = Deliveries::default();
+        let now = unix_ms();
+        d.enqueued.store(3, Ordering::Relaxed);
+        d.await_batch(vec![now - 1000, now - 2000]);
+        d.enqueued.store(5, Ordering::Relaxed);
+        d.await_batch(vec![now - 500]);
+        let report = |d: &Deliveries| {
+            let acked = d.acked.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Ok(mut l) = d.latencies.lock() {
+                l.settle(acked);
+            }
+        };
+        report(&d);
+        report(&d);
+        assert!(d.take_latencies().is_empty(), "two of three acknowledged");
+        report(&d);
+        let first = d.take_latencies();
+        assert_eq!(first.len(), 2);
+        assert!(first[0] >= 1000 && first[0] < 60_000, "{first:?}");
+        assert!(first[1] >= 2000 && first[1] < 60_000, "{first:?}");
+        report(&d);
+        assert!(d.take_latencies().is_empty(), "four of five acknowledged");
+        report(&d);
+        assert_eq!(d.take_latencies().len(), 1);
+        // Nothing sent since: settled on the spot.
+        d.await_batch(vec![now]);
+        assert_eq!(d.take_latencies().len(), 1);
+    }
+}
