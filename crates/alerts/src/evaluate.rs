@@ -75,25 +75,25 @@ pub fn data_since<'a>(entities: impl IntoIterator<Item = &'a Entity>) -> Option<
         .min()
 }
 
-fn entity_ref(entity: &Entity) -> EntityRef {
+/// An entity's USCC, name and region, as its [`EntityRef`] holds them.
+fn entity_parts(entity: &Entity) -> [&str; 3] {
     let reg = entity.registration();
-    EntityRef {
-        uscc: entity.uscc.as_str().to_owned(),
-        name: reg.map(|r| r.name.clone()).unwrap_or_default(),
-        region: reg.map_or_else(
-            || entity.uscc.region_digits().to_owned(),
-            |r| r.region_code.as_str().to_owned(),
-        ),
-    }
+    [
+        entity.uscc.as_str(),
+        reg.map_or("", |r| r.name.as_str()),
+        reg.map_or_else(|| entity.uscc.region_digits(), |r| r.region_code.as_str()),
+    ]
+}
+
+fn entity_ref(entity: &Entity) -> EntityRef {
+    let [uscc, name, region] = entity_parts(entity).map(str::to_owned);
+    EntityRef { uscc, name, region }
 }
 
 /// Whether `r` is what [`entity_ref`] makes of `entity` (without making
 /// it: most evaluations change nothing and need no copy).
 fn is_entity_ref(r: &EntityRef, entity: &Entity) -> bool {
-    let reg = entity.registration();
-    r.uscc == entity.uscc.as_str()
-        && r.name == reg.map_or("", |r| r.name.as_str())
-        && r.region == reg.map_or_else(|| entity.uscc.region_digits(), |r| r.region_code.as_str())
+    [r.uscc.as_str(), &r.name, &r.region] == entity_parts(entity)
 }
 
 /// An alert before its id and sequence number. Drafts are made for every

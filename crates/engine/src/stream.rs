@@ -400,7 +400,7 @@ impl Engine {
         Ok(score_rows(
             &self.policy,
             &self.pipe.store,
-            self.live.select(&ids),
+            self.live.table(),
             self.pipe.as_of,
             &ids,
             false,

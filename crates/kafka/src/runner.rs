@@ -91,15 +91,18 @@ struct Latencies {
 
 impl Latencies {
     fn settle(&mut self, acked: u64) {
-        if self.pending.front().is_none_or(|(upto, _)| *upto > acked) {
+        let n = self
+            .pending
+            .iter()
+            .take_while(|(upto, _)| *upto <= acked)
+            .count();
+        if n == 0 {
             return;
         }
         let now = unix_ms();
-        while self.pending.front().is_some_and(|(upto, _)| *upto <= acked) {
-            if let Some((_, ts)) = self.pending.pop_front() {
-                self.done
-                    .extend(ts.into_iter().map(|t| (now - t).max(0) as u32));
-            }
+        for (_, ts) in self.pending.drain(..n) {
+            self.done
+                .extend(ts.into_iter().map(|t| (now - t).max(0) as u32));
         }
     }
 }
@@ -121,6 +124,16 @@ impl Deliveries {
         }
     }
 
+    /// Counts one delivery report, settling the batches it completes.
+    fn count_report(&self) {
+        let acked = self.acked.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.timing.load(Ordering::Relaxed) {
+            if let Ok(mut l) = self.latencies.lock() {
+                l.settle(acked);
+            }
+        }
+    }
+
     fn take_latencies(&self) -> Vec<u32> {
         self.latencies
             .lock()
@@ -134,12 +147,7 @@ impl ClientContext for Deliveries {}
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
     fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
-        let acked = self.acked.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.timing.load(Ordering::Relaxed) {
-            if let Ok(mut l) = self.latencies.lock() {
-                l.settle(acked);
-            }
-        }
+        self.count_report();
         if let Err((e, m)) = r {
             self.failed.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut last) = self.last_error.lock() {
@@ -1267,10 +1275,9 @@ impl Runner {
             }
             let t = Instant::now();
             while !w.handle.is_finished() {
-                // The writer waits for acknowledgements: they are counted
-                // as their reports are served.
+                // The writer waits for acknowledgements (counted on the
+                // report thread): send what lingers at once.
                 let _ = self.producer.flush(Duration::ZERO);
-                serve_deliveries(&self.producer);
                 std::thread::sleep(Duration::from_millis(1));
             }
             self.stats.time.checkpoint_ms += ms(t);
@@ -1751,12 +1758,7 @@ mod tests {
         d.await_batch(vec![now - 1000, now - 2000]);
         d.enqueued.store(5, Ordering::Relaxed);
         d.await_batch(vec![now - 500]);
-        let report = |d: &Deliveries| {
-            let acked = d.acked.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Ok(mut l) = d.latencies.lock() {
-                l.settle(acked);
-            }
-        };
+        let report = Deliveries::count_report;
         report(&d);
         report(&d);
         assert!(d.take_latencies().is_empty(), "two of three acknowledged");
