@@ -371,7 +371,8 @@ pub fn unix_ms() -> i64 {
 pub struct Runner {
     cfg: Config,
     topics: Topics,
-    consumer: BaseConsumer<GroupContext>,
+    /// Shared with the thread that reads ahead (see [`Runner::catch_up`]).
+    consumer: Arc<BaseConsumer<GroupContext>>,
     producer: Arc<BaseProducer<Deliveries>>,
     /// Serves `producer`'s delivery reports.
     _reports: ReportServer,
@@ -515,7 +516,7 @@ impl Runner {
         let mut runner = Runner {
             cfg,
             topics,
-            consumer,
+            consumer: Arc::new(consumer),
             producer,
             _reports: reports,
             engine: r.engine,
@@ -871,26 +872,32 @@ impl Runner {
     /// meanwhile, on a thread of their own: the loop would otherwise only
     /// wait for records here.
     fn read_batch(&mut self) -> anyhow::Result<usize> {
-        let (n, logged) = self.read_and_log()?;
+        let (batch, logged) = self.read_and_log()?;
         if let Some((logged, took)) = logged {
             self.stats.time.alerts_ms += took;
             self.logged(logged);
         }
-        Ok(n)
+        self.apply_read(batch)
     }
 
-    /// [`Runner::read_batch`], returning the alerts logged and published,
-    /// and how long that took.
+    /// Reads a batch while the alerts of the last flush are logged and
+    /// published; returns the batch, the alerts logged and how long that
+    /// took.
     #[allow(clippy::type_complexity)]
-    fn read_and_log(&mut self) -> anyhow::Result<(usize, Option<(Vec<LoggedAlert>, f64)>)> {
-        let budget = Duration::from_millis(self.cfg.engine.latency_ms.max(1));
-        let start = Instant::now();
-        // The batch's messages stay in librdkafka's buffers until applied.
-        let mut msgs = Vec::new();
+    fn read_and_log(&mut self) -> anyhow::Result<(Batch, Option<(Vec<LoggedAlert>, f64)>)> {
         let alerts = std::mem::take(&mut self.to_log);
         let log = self.alert_log.as_mut().filter(|_| !alerts.is_empty());
         let (producer, alerts_topic) = (&self.producer, &self.topics.alerts);
-        let logged = std::thread::scope(|s| -> anyhow::Result<_> {
+        let reader = Reader {
+            consumer: &self.consumer,
+            topics: &self.topics,
+            skip_below: &self.skip_below,
+            grouped: self.owned.is_some(),
+            latency_since_ms: self.latency_since_ms,
+            budget: Duration::from_millis(self.cfg.engine.latency_ms.max(1)),
+            max: self.cfg.engine.batch_max,
+        };
+        std::thread::scope(|s| -> anyhow::Result<_> {
             let logging = log.map(|log| {
                 s.spawn(move || -> anyhow::Result<_> {
                     let t = Instant::now();
@@ -898,41 +905,7 @@ impl Runner {
                     Ok((logged, ms(t)))
                 })
             });
-            while msgs.len() < self.cfg.engine.batch_max {
-                let left = budget.saturating_sub(start.elapsed());
-                if left.is_zero() {
-                    break;
-                }
-                let t = Instant::now();
-                let polled = self.consumer.poll(left);
-                self.stats.time.poll_ms += ms(t);
-                if self.owned.is_some() && self.consumer.context().has_events() {
-                    // The assignment changed during this poll: what it
-                    // returned is read again after the rebuild.
-                    break;
-                }
-                let Some(m) = polled else {
-                    break;
-                };
-                let m = m.context("consuming")?;
-                let Some(family) = self.topics.family_of(m.topic()) else {
-                    continue;
-                };
-                if self
-                    .skip_below
-                    .get(&(family, m.partition()))
-                    .is_some_and(|&n| m.offset() < n)
-                {
-                    continue;
-                }
-                if let Some(since) = self.latency_since_ms {
-                    if let Some(ts) = m.timestamp().to_millis().filter(|t| *t >= since) {
-                        self.batch_ts.push(ts);
-                        self.arrivals.push((unix_ms() - ts).max(0) as u32);
-                    }
-                }
-                msgs.push((family, m));
-            }
+            let batch = reader.read();
             let t = Instant::now();
             let logged = logging
                 .map(|h| h.join())
@@ -940,23 +913,32 @@ impl Runner {
                 .map_err(|_| anyhow::anyhow!("logging the alerts panicked"))?
                 .transpose()?;
             self.stats.time.alerts_wait_ms += ms(t);
-            Ok(logged)
-        })?;
-        let n = msgs.len();
+            Ok((batch?, logged))
+        })
+    }
+
+    /// Applies a batch read: decodes, validates and applies its records,
+    /// sends the rejected ones to `dead-letter`, appends the others to the
+    /// checkpoint log and moves the offsets on. Returns its size.
+    fn apply_read(&mut self, batch: Batch) -> anyhow::Result<usize> {
+        self.stats.time.poll_ms += batch.poll_ms;
+        self.batch_ts.extend_from_slice(&batch.ts);
+        self.arrivals.extend_from_slice(&batch.arrivals);
+        let n = batch.reads.len();
         if n == 0 {
-            return Ok((0, logged));
+            return Ok(0);
         }
         let applying = Instant::now();
-        let records: Vec<(Family, &[u8], KafkaPos<'_>)> = msgs
-            .iter()
-            .map(|(f, m)| {
+        let records: Vec<(Family, &[u8], KafkaPos<'_>)> = batch
+            .records()
+            .map(|(r, bytes)| {
                 (
-                    *f,
-                    m.payload().unwrap_or_default(),
+                    r.family,
+                    bytes,
                     KafkaPos {
-                        topic: m.topic(),
-                        partition: m.partition(),
-                        offset: m.offset(),
+                        topic: self.topics.input(r.family),
+                        partition: r.partition,
+                        offset: r.offset,
                     },
                 )
             })
@@ -1030,10 +1012,10 @@ impl Runner {
             }
         }
         if self.first_at.is_none() {
-            self.first_at = Some(start);
+            self.first_at = Some(batch.started);
         }
         self.stats.time.apply_ms += ms(applying);
-        Ok((n, logged))
+        Ok(n)
     }
 
     /// With `hold_grace_ms` set (`serve`, once the backlog is read): records
@@ -1415,20 +1397,49 @@ impl Runner {
         info!(partitions = ends.len(), "catching up to the end offsets");
         let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
         let mut quiet_since = Instant::now();
+        // The next batch is read while this one is applied, scored and
+        // published: reading alone kept one of two cores busy for about a
+        // third of a backlog. Nothing changes in what is applied or when
+        // offsets move, only when records leave the consumer's queue.
+        let (consumer, topics, skip_below) = (
+            Arc::clone(&self.consumer),
+            self.topics.clone(),
+            self.skip_below.clone(),
+        );
+        let reader = Reader {
+            consumer: &consumer,
+            topics: &topics,
+            skip_below: &skip_below,
+            grouped: false,
+            latency_since_ms: self.latency_since_ms,
+            budget: Duration::from_millis(self.cfg.engine.latency_ms.max(1)),
+            max: self.cfg.engine.batch_max,
+        };
+        let mut batch = reader.read()?;
         loop {
-            let n = self.read_batch()?;
-            if self.flush_due(n, false) {
-                self.flush()?;
-            }
-            if n > 0 {
-                quiet_since = Instant::now();
-                self.stats.batches += 1;
-                self.last_at = Some(quiet_since);
-            }
-            self.checkpoint_when_due()?;
-            if self.reached(&ends) && quiet_since.elapsed() >= idle {
+            let next = std::thread::scope(|s| -> anyhow::Result<Batch> {
+                let reading = s.spawn(|| reader.read());
+                if !self.to_log.is_empty() {
+                    self.log_alerts(&[])?;
+                }
+                let n = self.apply_read(batch)?;
+                if self.flush_due(n, false) {
+                    self.flush()?;
+                }
+                if n > 0 {
+                    quiet_since = Instant::now();
+                    self.stats.batches += 1;
+                    self.last_at = Some(quiet_since);
+                }
+                self.checkpoint_when_due()?;
+                reading
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("reading the next batch panicked"))?
+            })?;
+            if next.is_empty() && self.reached(&ends) && quiet_since.elapsed() >= idle {
                 break;
             }
+            batch = next;
         }
         let finishing = Instant::now();
         self.flush()?;
@@ -1455,53 +1466,147 @@ impl Runner {
     /// returns less than a full batch. Then the lists are judged for
     /// everyone the backlog touched, and live after every batch from then on.
     pub fn serve(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
-        let mut ends = self.end_offsets()?;
-        let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
-        let mut quiet_since = Instant::now();
-        // In a group, nothing is held before the first assignment.
-        let mut live = false;
-        while !stop.load(Ordering::Relaxed) {
-            if self.follow_group()? {
-                // New partitions: their backlog is read before lists are
-                // judged live again.
-                ends = self.end_offsets()?;
-                live = false;
-                quiet_since = Instant::now();
+        let mut at = Serving {
+            ends: self.end_offsets()?,
+            quiet_since: Instant::now(),
+            // In a group, nothing is held before the first assignment.
+            live: false,
+        };
+        if self.owned.is_some() {
+            // In a group the assignment may change between two batches,
+            // so each batch is read after the last one is done.
+            while !stop.load(Ordering::Relaxed) {
+                if self.follow_group()? {
+                    // New partitions: their backlog is read before lists
+                    // are judged live again.
+                    at.ends = self.end_offsets()?;
+                    at.live = false;
+                    at.quiet_since = Instant::now();
+                }
+                self.hear_relations()?;
+                self.engine.set_as_of(self.cfg.engine.as_of_now());
+                let n = self.read_batch()?;
+                self.after_read(n, &mut at)?;
             }
-            self.hear_relations()?;
-            self.engine.set_as_of(self.cfg.engine.as_of_now());
-            let n = self.read_batch()?;
-            if self.flush_due(n, live) {
-                self.flush()?;
+        } else {
+            // One process: the next batch is read while this one is
+            // applied, scored and published (see `catch_up`), so records
+            // that arrive meanwhile do not wait for the loop to come round.
+            let (consumer, topics, skip_below) = (
+                Arc::clone(&self.consumer),
+                self.topics.clone(),
+                self.skip_below.clone(),
+            );
+            let reader = Reader {
+                consumer: &consumer,
+                topics: &topics,
+                skip_below: &skip_below,
+                grouped: false,
+                latency_since_ms: self.latency_since_ms,
+                budget: Duration::from_millis(self.cfg.engine.latency_ms.max(1)),
+                max: self.cfg.engine.batch_max,
+            };
+            let mut batch = reader.read()?;
+            loop {
+                // The batch read last is applied even when stopping: the
+                // checkpoint below then covers everything read.
+                let stopping = stop.load(Ordering::Relaxed);
+                self.engine.set_as_of(self.cfg.engine.as_of_now());
+                // The last flush's alerts are logged (and the log synced)
+                // beside it too; the log is lent to that thread, and the
+                // flush below does not use it.
+                let alerts = std::mem::take(&mut self.to_log);
+                let mut log = if alerts.is_empty() {
+                    None
+                } else {
+                    self.alert_log.take()
+                };
+                let (producer, alerts_topic) =
+                    (Arc::clone(&self.producer), self.topics.alerts.clone());
+                let stepped = std::thread::scope(|s| -> anyhow::Result<_> {
+                    let logging = log.as_mut().map(|log| {
+                        s.spawn(|| -> anyhow::Result<_> {
+                            let t = Instant::now();
+                            let logged = append_and_send(log, &producer, &alerts_topic, &alerts)?;
+                            Ok((logged, ms(t)))
+                        })
+                    });
+                    let reading = (!stopping).then(|| s.spawn(|| reader.read()));
+                    let n = self.apply_read(batch)?;
+                    if self.flush_due(n, at.live) {
+                        self.flush()?;
+                    }
+                    let t = Instant::now();
+                    let logged = logging
+                        .map(|h| h.join())
+                        .transpose()
+                        .map_err(|_| anyhow::anyhow!("logging the alerts panicked"))?
+                        .transpose()?;
+                    self.stats.time.alerts_wait_ms += ms(t);
+                    let next = reading
+                        .map(|r| r.join())
+                        .transpose()
+                        .map_err(|_| anyhow::anyhow!("reading the next batch panicked"))?
+                        .transpose()?;
+                    Ok((n, logged, next))
+                });
+                if log.is_some() {
+                    self.alert_log = log;
+                }
+                let (n, logged, next) = stepped?;
+                if let Some((logged, took)) = logged {
+                    self.stats.time.alerts_ms += took;
+                    self.logged(logged);
+                }
+                self.after_flush(n, &mut at)?;
+                match next {
+                    Some(b) => batch = b,
+                    None => break,
+                }
             }
-            if live {
-                // Not while reading the backlog: a registration may be
-                // a few records behind on another partition.
-                self.expire_held()?;
-            }
-            if n > 0 {
-                quiet_since = Instant::now();
-                self.stats.batches += 1;
-                self.last_at = Some(quiet_since);
-            }
-            if !live
-                && self.reached(&ends)
-                && (quiet_since.elapsed() >= idle || (n > 0 && n < self.cfg.engine.batch_max))
-            {
-                live = true;
-                self.engine.defer_lists(false);
-                let alerts = self.engine.evaluate_pending();
-                info!(
-                    alerts = alerts.len(),
-                    "backlog read: lists are judged live from now on"
-                );
-                self.log_alerts(&alerts)?;
-            }
-            self.settle_latencies();
-            self.checkpoint_when_due()?;
         }
         self.flush()?;
         self.checkpoint()
+    }
+
+    /// What `serve` does with a batch of `n` records once it is applied:
+    /// rescore and publish, reject held records past their grace, judge
+    /// the lists once the backlog is read, checkpoint when due.
+    fn after_read(&mut self, n: usize, at: &mut Serving) -> anyhow::Result<()> {
+        if self.flush_due(n, at.live) {
+            self.flush()?;
+        }
+        self.after_flush(n, at)
+    }
+
+    /// [`Runner::after_read`] past the flush.
+    fn after_flush(&mut self, n: usize, at: &mut Serving) -> anyhow::Result<()> {
+        let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
+        if at.live {
+            // Not while reading the backlog: a registration may be a few
+            // records behind on another partition.
+            self.expire_held()?;
+        }
+        if n > 0 {
+            at.quiet_since = Instant::now();
+            self.stats.batches += 1;
+            self.last_at = Some(at.quiet_since);
+        }
+        if !at.live
+            && self.reached(&at.ends)
+            && (at.quiet_since.elapsed() >= idle || (n > 0 && n < self.cfg.engine.batch_max))
+        {
+            at.live = true;
+            self.engine.defer_lists(false);
+            let alerts = self.engine.evaluate_pending();
+            info!(
+                alerts = alerts.len(),
+                "backlog read: lists are judged live from now on"
+            );
+            self.log_alerts(&alerts)?;
+        }
+        self.settle_latencies();
+        self.checkpoint_when_due()
     }
 
     /// Waits until the broker acknowledged everything sent so far (after
@@ -1531,6 +1636,128 @@ fn send_dead(
     stats.dead_letters_published += 1;
     dead.push(d);
     Ok(())
+}
+
+/// Records read from the input topics, copied out of the consumer's
+/// buffers, so that a batch can be applied while the next one is read.
+/// The copy costs a few percent of reading a record.
+#[derive(Debug)]
+struct Batch {
+    /// When the reading began.
+    started: Instant,
+    /// The records' bytes, end to end.
+    bytes: Vec<u8>,
+    reads: Vec<Read>,
+    /// Producer timestamps of the records measured for latency
+    /// (`latency_since_ms`), and their waits until read (ms).
+    ts: Vec<i64>,
+    arrivals: Vec<u32>,
+    /// Time spent waiting in `poll`.
+    poll_ms: f64,
+}
+
+/// One record of a [`Batch`]; its bytes end at `end`.
+#[derive(Debug, Clone, Copy)]
+struct Read {
+    family: Family,
+    partition: i32,
+    offset: i64,
+    end: usize,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.reads.is_empty()
+    }
+
+    /// The records with their bytes, in the order read.
+    fn records(&self) -> impl Iterator<Item = (&Read, &[u8])> {
+        let starts = std::iter::once(0).chain(self.reads.iter().map(|r| r.end));
+        self.reads
+            .iter()
+            .zip(starts)
+            .map(|(r, start)| (r, self.bytes.get(start..r.end).unwrap_or_default()))
+    }
+}
+
+/// What reading a batch needs, borrowed from the runner or owned beside it
+/// (see [`Runner::catch_up`]).
+struct Reader<'a> {
+    consumer: &'a BaseConsumer<GroupContext>,
+    topics: &'a Topics,
+    skip_below: &'a BTreeMap<(Family, i32), i64>,
+    /// In a group: a poll that saw the assignment change ends the batch.
+    grouped: bool,
+    latency_since_ms: Option<i64>,
+    /// How long a batch may wait for records, and its size.
+    budget: Duration,
+    max: usize,
+}
+
+impl Reader<'_> {
+    /// Reads records until the batch is full or the budget is spent.
+    fn read(&self) -> anyhow::Result<Batch> {
+        let started = Instant::now();
+        let mut b = Batch {
+            started,
+            bytes: Vec::new(),
+            reads: Vec::new(),
+            ts: Vec::new(),
+            arrivals: Vec::new(),
+            poll_ms: 0.0,
+        };
+        while b.reads.len() < self.max {
+            let left = self.budget.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            let t = Instant::now();
+            let polled = self.consumer.poll(left);
+            b.poll_ms += ms(t);
+            if self.grouped && self.consumer.context().has_events() {
+                // The assignment changed during this poll: what it
+                // returned is read again after the rebuild.
+                break;
+            }
+            let Some(m) = polled else {
+                break;
+            };
+            let m = m.context("consuming")?;
+            let Some(family) = self.topics.family_of(m.topic()) else {
+                continue;
+            };
+            if self
+                .skip_below
+                .get(&(family, m.partition()))
+                .is_some_and(|&n| m.offset() < n)
+            {
+                continue;
+            }
+            if let Some(since) = self.latency_since_ms {
+                if let Some(ts) = m.timestamp().to_millis().filter(|t| *t >= since) {
+                    b.ts.push(ts);
+                    b.arrivals.push((unix_ms() - ts).max(0) as u32);
+                }
+            }
+            b.bytes.extend_from_slice(m.payload().unwrap_or_default());
+            b.reads.push(Read {
+                family,
+                partition: m.partition(),
+                offset: m.offset(),
+                end: b.bytes.len(),
+            });
+        }
+        Ok(b)
+    }
+}
+
+/// Where `serve` is: the backlog's end offsets, when a record last came,
+/// and whether the backlog is read.
+#[derive(Debug)]
+struct Serving {
+    ends: BTreeMap<(String, i32), i64>,
+    quiet_since: Instant,
+    live: bool,
 }
 
 /// Where a consumed record came from, borrowed from its message.
