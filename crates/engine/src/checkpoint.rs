@@ -70,6 +70,11 @@ pub struct Checkpoint {
     /// `dead-letter`): they are in the log, and restoring drops them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expired_held: Vec<SourcePos>,
+    /// Every entity in the log had its lists judged when this checkpoint
+    /// was cut (none was waiting, as they do while a backlog is read), so
+    /// the list state is what judging the log's entities again would give.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lists_judged: bool,
 }
 
 /// One record of the log.
@@ -416,6 +421,7 @@ impl CheckpointDir {
         policy_digest: &str,
         lists: Option<ListsWrite>,
         expired_held: &[SourcePos],
+        lists_judged: bool,
     ) -> anyhow::Result<Pending> {
         // Into the file now; synced where the checkpoint is written.
         self.log.flush()?;
@@ -463,6 +469,7 @@ impl CheckpointDir {
             lists_file: self.lists_file.as_ref().map(|(n, _)| n.clone()),
             lists_changes: self.lists_changes.iter().map(|(n, _)| n.clone()).collect(),
             expired_held: expired_held.to_vec(),
+            lists_judged,
         };
         Ok(Pending {
             dir: self.dir.clone(),
@@ -588,7 +595,7 @@ mod tests {
         lists: Option<ListsWrite>,
     ) -> anyhow::Result<Checkpoint> {
         let w = cp
-            .cut(as_of, offsets, &BTreeMap::new(), "p", lists, &[])?
+            .cut(as_of, offsets, &BTreeMap::new(), "p", lists, &[], false)?
             .write()?;
         cp.written(&w);
         Ok(w.checkpoint)
@@ -645,7 +652,7 @@ mod tests {
         }
         let changes = Some(ListsWrite::Changes(b"C1".to_vec()));
         let pending = cp
-            .cut(d, Vec::new(), &BTreeMap::new(), "p", changes, &[])
+            .cut(d, Vec::new(), &BTreeMap::new(), "p", changes, &[], false)
             .unwrap();
         assert_eq!(pending.checkpoint().log_records, 3);
         // The engine goes on while the checkpoint is written.

@@ -362,6 +362,20 @@ impl Engine {
         alerts
     }
 
+    /// Whether every entity rescored so far had its lists judged: none is
+    /// waiting for the lists (deferred, or left by the last flush).
+    pub fn lists_judged(&self) -> bool {
+        !self.lists_unjudged() && !self.pending.contains(&true)
+    }
+
+    /// Forgets which entities wait for the lists: for an engine restored
+    /// from a checkpoint whose lists were judged on the very state the
+    /// replay rebuilt (see [`Engine::lists_judged`]), judging them again
+    /// would give the same lists and no alert.
+    pub fn forget_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// Whether a flush left lists to judge (see
     /// [`Engine::flush_judging_previous`]).
     pub fn lists_unjudged(&self) -> bool {

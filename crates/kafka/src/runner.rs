@@ -401,6 +401,9 @@ pub struct Runner {
     batch_ts: Vec<i64>,
     /// Alerts the last flush raised, logged while the next batch is read.
     to_log: Vec<tidewatch_alerts::Alert>,
+    /// Alerts being logged on a thread of their own, which holds the alert
+    /// log meanwhile (see [`Runner::log_behind`]).
+    logging: Option<std::thread::JoinHandle<LoggingDone>>,
     /// With `latency_since_ms`: each measured record's wait from its
     /// producer timestamp to being read by the engine, in milliseconds.
     pub arrivals: Vec<u32>,
@@ -532,6 +535,7 @@ impl Runner {
             latency_since_ms: None,
             batch_ts: Vec::new(),
             to_log: Vec::new(),
+            logging: None,
             arrivals: Vec::new(),
             first_at: None,
             last_at: None,
@@ -885,6 +889,7 @@ impl Runner {
     /// took.
     #[allow(clippy::type_complexity)]
     fn read_and_log(&mut self) -> anyhow::Result<(Batch, Option<(Vec<LoggedAlert>, f64)>)> {
+        self.finish_logging()?;
         let alerts = std::mem::take(&mut self.to_log);
         let log = self.alert_log.as_mut().filter(|_| !alerts.is_empty());
         let (producer, alerts_topic) = (&self.producer, &self.topics.alerts);
@@ -1071,7 +1076,60 @@ impl Runner {
     /// Appends new alerts to the alert log (each id once) and publishes
     /// what was logged, after those waiting to be (see
     /// [`Runner::read_batch`]): the log keeps the order they were raised.
+    /// Starts logging and publishing the last flushes' alerts on a thread
+    /// of their own, unless one is still at it (they wait for the next
+    /// call). The log is synced after each append, which on a slow disk
+    /// takes up to a hundred milliseconds: the loop waits for it only
+    /// where it needs the log ([`Runner::finish_logging`]).
+    fn log_behind(&mut self) -> anyhow::Result<()> {
+        if self.logging.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(());
+        }
+        self.finish_logging()?;
+        if self.to_log.is_empty() {
+            return Ok(());
+        }
+        let Some(mut log) = self.alert_log.take() else {
+            return Ok(());
+        };
+        let alerts = std::mem::take(&mut self.to_log);
+        let producer = Arc::clone(&self.producer);
+        let topic = self.topics.alerts.clone();
+        let spawned = std::thread::Builder::new()
+            .name("alerts".into())
+            .spawn(move || {
+                let t = Instant::now();
+                let logged = append_and_send(&mut log, &producer, &topic, &alerts);
+                (log, logged.map(|l| (l, ms(t))))
+            });
+        match spawned {
+            Ok(h) => {
+                self.logging = Some(h);
+                Ok(())
+            }
+            Err(e) => bail!("starting the alert logger: {e}"),
+        }
+    }
+
+    /// Waits for the alerts being logged, if any, and takes the log back.
+    fn finish_logging(&mut self) -> anyhow::Result<()> {
+        let Some(h) = self.logging.take() else {
+            return Ok(());
+        };
+        let t = Instant::now();
+        let (log, logged) = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("logging the alerts panicked"))?;
+        self.stats.time.alerts_wait_ms += ms(t);
+        self.alert_log = Some(log);
+        let (logged, took) = logged?;
+        self.stats.time.alerts_ms += took;
+        self.logged(logged);
+        Ok(())
+    }
+
     fn log_alerts(&mut self, alerts: &[tidewatch_alerts::Alert]) -> anyhow::Result<()> {
+        self.finish_logging()?;
         let Some(log) = self.alert_log.as_mut() else {
             return Ok(());
         };
@@ -1195,6 +1253,8 @@ impl Runner {
     fn start_checkpoint(&mut self) -> anyhow::Result<()> {
         self.finish_checkpoint(true)?;
         self.judge_lists()?;
+        // The cut names the last alert logged.
+        self.finish_logging()?;
         let t = Instant::now();
         let offsets: Vec<PartitionOffset> = self
             .next
@@ -1223,6 +1283,7 @@ impl Runner {
             &digest,
             lists,
             &self.expired_held,
+            self.engine.lists_judged(),
         )?;
         let deliveries = self.producer.context().clone();
         let upto = deliveries.enqueued.load(Ordering::Relaxed);
@@ -1512,52 +1573,21 @@ impl Runner {
                 // checkpoint below then covers everything read.
                 let stopping = stop.load(Ordering::Relaxed);
                 self.engine.set_as_of(self.cfg.engine.as_of_now());
-                // The last flush's alerts are logged (and the log synced)
-                // beside it too; the log is lent to that thread, and the
-                // flush below does not use it.
-                let alerts = std::mem::take(&mut self.to_log);
-                let mut log = if alerts.is_empty() {
-                    None
-                } else {
-                    self.alert_log.take()
-                };
-                let (producer, alerts_topic) =
-                    (Arc::clone(&self.producer), self.topics.alerts.clone());
                 let stepped = std::thread::scope(|s| -> anyhow::Result<_> {
-                    let logging = log.as_mut().map(|log| {
-                        s.spawn(|| -> anyhow::Result<_> {
-                            let t = Instant::now();
-                            let logged = append_and_send(log, &producer, &alerts_topic, &alerts)?;
-                            Ok((logged, ms(t)))
-                        })
-                    });
                     let reading = (!stopping).then(|| s.spawn(|| reader.read()));
                     let n = self.apply_read(batch)?;
                     if self.flush_due(n, at.live) {
                         self.flush()?;
+                        self.log_behind()?;
                     }
-                    let t = Instant::now();
-                    let logged = logging
-                        .map(|h| h.join())
-                        .transpose()
-                        .map_err(|_| anyhow::anyhow!("logging the alerts panicked"))?
-                        .transpose()?;
-                    self.stats.time.alerts_wait_ms += ms(t);
                     let next = reading
                         .map(|r| r.join())
                         .transpose()
                         .map_err(|_| anyhow::anyhow!("reading the next batch panicked"))?
                         .transpose()?;
-                    Ok((n, logged, next))
+                    Ok((n, next))
                 });
-                if log.is_some() {
-                    self.alert_log = log;
-                }
-                let (n, logged, next) = stepped?;
-                if let Some((logged, took)) = logged {
-                    self.stats.time.alerts_ms += took;
-                    self.logged(logged);
-                }
+                let (n, next) = stepped?;
                 self.after_flush(n, &mut at)?;
                 match next {
                     Some(b) => batch = b,
@@ -1637,6 +1667,13 @@ fn send_dead(
     dead.push(d);
     Ok(())
 }
+
+/// What the alert-logging thread hands back: the log, and the alerts it
+/// logged and published with how long that took.
+type LoggingDone = (
+    tidewatch_webhook::AlertLog,
+    anyhow::Result<(Vec<LoggedAlert>, f64)>,
+);
 
 /// Records read from the input topics, copied out of the consumer's
 /// buffers, so that a batch can be applied while the next one is read.
@@ -1821,6 +1858,14 @@ fn restore(
     let mut restored_lists = None;
     let mut expired_held = Vec::new();
     let restoring = restored.is_some();
+    // Whether the replay rebuilds a state whose lists were all judged, with
+    // the same policy, rules and entities: then they need not be judged
+    // again, which for a large state takes a second before the first live
+    // batch.
+    let mut judged = restored.as_ref().is_some_and(|r| {
+        let c = &r.checkpoint;
+        c.lists_judged && c.policy_digest == policy.digest && owned.is_none() && heard.is_empty()
+    });
     let mine = |s: &SourcePos| match (owned, s) {
         (None, _) => true,
         (Some(set), SourcePos::Kafka { partition, .. }) => set.contains(partition),
@@ -1906,6 +1951,9 @@ fn restore(
     if let Some(rules) = rules {
         let path = cfg.engine.checkpoint_dir.join(ALERT_LOG);
         let after = restored_lists.as_ref().map_or(0, |s| s.alerts_logged);
+        judged &= restored_lists
+            .as_ref()
+            .is_some_and(|s| s.state.rules_version == rules.version);
         let mut lists = match restored_lists {
             Some(snap) => Lists::restore(rules, snap, &engine.pipe.store),
             None => Lists::new(rules),
@@ -1934,6 +1982,9 @@ fn restore(
     let mut republish = Default::default();
     if restoring {
         republish = engine.flush()?;
+        if judged {
+            engine.forget_pending();
+        }
         engine.set_as_of(as_of);
     }
     Ok(Restore {
