@@ -421,7 +421,6 @@ impl CheckpointDir {
         policy_digest: &str,
         lists: Option<ListsWrite>,
         expired_held: &[SourcePos],
-        lists_judged: bool,
     ) -> anyhow::Result<Pending> {
         // Into the file now; synced where the checkpoint is written.
         self.log.flush()?;
@@ -469,7 +468,7 @@ impl CheckpointDir {
             lists_file: self.lists_file.as_ref().map(|(n, _)| n.clone()),
             lists_changes: self.lists_changes.iter().map(|(n, _)| n.clone()).collect(),
             expired_held: expired_held.to_vec(),
-            lists_judged,
+            lists_judged: false,
         };
         Ok(Pending {
             dir: self.dir.clone(),
@@ -506,6 +505,13 @@ impl CheckpointDir {
 impl Pending {
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.checkpoint
+    }
+
+    /// Says whether every entity in the log had its lists judged at the cut
+    /// (see [`Checkpoint::lists_judged`]).
+    pub fn lists_judged(mut self, judged: bool) -> Pending {
+        self.checkpoint.lists_judged = judged;
+        self
     }
 
     /// Writes the checkpoint: syncs the log prefix it covers, writes and
@@ -595,7 +601,7 @@ mod tests {
         lists: Option<ListsWrite>,
     ) -> anyhow::Result<Checkpoint> {
         let w = cp
-            .cut(as_of, offsets, &BTreeMap::new(), "p", lists, &[], false)?
+            .cut(as_of, offsets, &BTreeMap::new(), "p", lists, &[])?
             .write()?;
         cp.written(&w);
         Ok(w.checkpoint)
@@ -652,7 +658,7 @@ mod tests {
         }
         let changes = Some(ListsWrite::Changes(b"C1".to_vec()));
         let pending = cp
-            .cut(d, Vec::new(), &BTreeMap::new(), "p", changes, &[], false)
+            .cut(d, Vec::new(), &BTreeMap::new(), "p", changes, &[])
             .unwrap();
         assert_eq!(pending.checkpoint().log_records, 3);
         // The engine goes on while the checkpoint is written.
@@ -680,6 +686,29 @@ mod tests {
         assert_eq!(restored.records, (0..3).map(rec).collect::<Vec<_>>());
         assert_eq!(restored.lists.as_deref(), Some(&b"W"[..]));
         assert_eq!(restored.lists_changes, vec![b"C1".to_vec()]);
+    }
+
+    #[test]
+    fn whether_the_lists_were_judged_is_kept_and_older_checkpoints_say_no() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
+        let w = cp
+            .cut(d, Vec::new(), &BTreeMap::new(), "p", None, &[])
+            .unwrap()
+            .lists_judged(true)
+            .write()
+            .unwrap();
+        cp.written(&w);
+        drop(cp);
+        let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
+        let c = restored.unwrap().checkpoint;
+        assert!(c.lists_judged);
+        // Written before the field existed: nothing is taken as judged.
+        let mut json = serde_json::to_value(&c).unwrap();
+        json.as_object_mut().unwrap().remove("lists_judged");
+        let old: Checkpoint = serde_json::from_value(json).unwrap();
+        assert!(!old.lists_judged);
     }
 
     #[test]

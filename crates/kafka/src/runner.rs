@@ -1276,15 +1276,17 @@ impl Runner {
         };
         let as_of = self.engine.as_of();
         let digest = self.engine.policy().digest.clone();
-        let pending = self.cp.cut(
-            as_of,
-            offsets,
-            &self.rejected,
-            &digest,
-            lists,
-            &self.expired_held,
-            self.engine.lists_judged(),
-        )?;
+        let pending = self
+            .cp
+            .cut(
+                as_of,
+                offsets,
+                &self.rejected,
+                &digest,
+                lists,
+                &self.expired_held,
+            )?
+            .lists_judged(self.engine.lists_judged());
         let deliveries = self.producer.context().clone();
         let upto = deliveries.enqueued.load(Ordering::Relaxed);
         let handle = std::thread::Builder::new()
