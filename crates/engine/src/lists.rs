@@ -354,10 +354,14 @@ impl Lists {
         }
     }
 
-    /// Whether only a whole snapshot can say what changed since the last
-    /// one (see [`Lists::changes`]).
+    /// Whether the next cut is a whole snapshot: only one can say what
+    /// changed since the last (see [`Lists::changes`]), or half the entities
+    /// or more changed, so that the changes would be as large as the whole
+    /// state and leave the next checkpoint to write it again (after a
+    /// backlog is read, that was a second 40 MB write in the first seconds
+    /// of live scoring).
     pub fn whole_due(&self) -> bool {
-        self.whole_due
+        self.whole_due || self.touched.len() * 2 >= self.state.entities.len().max(1)
     }
 
     /// What changed since the last snapshot or changes were written; valid
@@ -383,7 +387,7 @@ impl Lists {
     /// the lists go on changing. The next changes start from here.
     pub fn cut(&mut self, alerts_logged: u64, want_whole: bool) -> ListsCut {
         let st = &self.state;
-        let cut = if want_whole || self.whole_due {
+        let cut = if want_whole || self.whole_due() {
             ListsCut::Whole {
                 format: st.format,
                 as_of: st.as_of,

@@ -83,6 +83,12 @@ fn the_whole_state_and_its_changes_give_the_whole_state() {
         let l = engine.lists_mut().expect("lists");
         let logged = i as u64;
         let whole = l.whole_due();
+        // A whole state: the first, the one after the as-of date moved,
+        // and any where half the entities with lists or more changed (the
+        // changes would be as large as the whole state).
+        let changed = l.changes(logged).entities.len();
+        let half = changed * 2 >= l.state().entities.len().max(1);
+        assert_eq!(whole, i == 0 || i == 8 || half, "checkpoint {i}");
         let want_changes = (!whole).then(|| l.changes(logged));
         if let Some(c) = &want_changes {
             assert!(
@@ -107,7 +113,6 @@ fn the_whole_state_and_its_changes_give_the_whole_state() {
         write(p, &mut on_disk);
     }
     assert!(alerts > 0, "the lists saw something");
-    // The first checkpoint and the one after the as-of date moved.
-    assert_eq!(wholes, 2);
-    assert!(changes >= 10);
+    assert!(wholes >= 2);
+    assert!(changes >= 5, "{changes} checkpoints wrote changes");
 }
