@@ -875,6 +875,28 @@ impl Runner {
     /// The alerts the last flush raised are logged (synced) and published
     /// meanwhile, on a thread of their own: the loop would otherwise only
     /// wait for records here.
+    /// How long a batch may wait for records, and its size.
+    fn batch_limits(&self) -> (Duration, usize) {
+        (
+            Duration::from_millis(self.cfg.engine.latency_ms.max(1)),
+            self.cfg.engine.batch_max,
+        )
+    }
+
+    /// What a thread reading ahead of the loop needs, owned (one process:
+    /// the assignment does not change under it).
+    fn read_ahead(&self) -> ReadAhead {
+        let (budget, max) = self.batch_limits();
+        ReadAhead {
+            consumer: Arc::clone(&self.consumer),
+            topics: self.topics.clone(),
+            skip_below: self.skip_below.clone(),
+            latency_since_ms: self.latency_since_ms,
+            budget,
+            max,
+        }
+    }
+
     fn read_batch(&mut self) -> anyhow::Result<usize> {
         let (batch, logged) = self.read_and_log()?;
         if let Some((logged, took)) = logged {
@@ -890,6 +912,7 @@ impl Runner {
     #[allow(clippy::type_complexity)]
     fn read_and_log(&mut self) -> anyhow::Result<(Batch, Option<(Vec<LoggedAlert>, f64)>)> {
         self.finish_logging()?;
+        let (budget, max) = self.batch_limits();
         let alerts = std::mem::take(&mut self.to_log);
         let log = self.alert_log.as_mut().filter(|_| !alerts.is_empty());
         let (producer, alerts_topic) = (&self.producer, &self.topics.alerts);
@@ -899,8 +922,8 @@ impl Runner {
             skip_below: &self.skip_below,
             grouped: self.owned.is_some(),
             latency_since_ms: self.latency_since_ms,
-            budget: Duration::from_millis(self.cfg.engine.latency_ms.max(1)),
-            max: self.cfg.engine.batch_max,
+            budget,
+            max,
         };
         std::thread::scope(|s| -> anyhow::Result<_> {
             let logging = log.map(|log| {
@@ -1464,20 +1487,8 @@ impl Runner {
         // published: reading alone kept one of two cores busy for about a
         // third of a backlog. Nothing changes in what is applied or when
         // offsets move, only when records leave the consumer's queue.
-        let (consumer, topics, skip_below) = (
-            Arc::clone(&self.consumer),
-            self.topics.clone(),
-            self.skip_below.clone(),
-        );
-        let reader = Reader {
-            consumer: &consumer,
-            topics: &topics,
-            skip_below: &skip_below,
-            grouped: false,
-            latency_since_ms: self.latency_since_ms,
-            budget: Duration::from_millis(self.cfg.engine.latency_ms.max(1)),
-            max: self.cfg.engine.batch_max,
-        };
+        let ahead = self.read_ahead();
+        let reader = ahead.reader();
         let mut batch = reader.read()?;
         loop {
             let next = std::thread::scope(|s| -> anyhow::Result<Batch> {
@@ -1555,20 +1566,8 @@ impl Runner {
             // One process: the next batch is read while this one is
             // applied, scored and published (see `catch_up`), so records
             // that arrive meanwhile do not wait for the loop to come round.
-            let (consumer, topics, skip_below) = (
-                Arc::clone(&self.consumer),
-                self.topics.clone(),
-                self.skip_below.clone(),
-            );
-            let reader = Reader {
-                consumer: &consumer,
-                topics: &topics,
-                skip_below: &skip_below,
-                grouped: false,
-                latency_since_ms: self.latency_since_ms,
-                budget: Duration::from_millis(self.cfg.engine.latency_ms.max(1)),
-                max: self.cfg.engine.batch_max,
-            };
+            let ahead = self.read_ahead();
+            let reader = ahead.reader();
             let mut batch = reader.read()?;
             loop {
                 // The batch read last is applied even when stopping: the
@@ -1787,6 +1786,31 @@ impl Reader<'_> {
             });
         }
         Ok(b)
+    }
+}
+
+/// A [`Reader`]'s parts, owned beside the runner so that a batch can be
+/// read while the runner applies the one before.
+struct ReadAhead {
+    consumer: Arc<BaseConsumer<GroupContext>>,
+    topics: Topics,
+    skip_below: BTreeMap<(Family, i32), i64>,
+    latency_since_ms: Option<i64>,
+    budget: Duration,
+    max: usize,
+}
+
+impl ReadAhead {
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            consumer: &self.consumer,
+            topics: &self.topics,
+            skip_below: &self.skip_below,
+            grouped: false,
+            latency_since_ms: self.latency_since_ms,
+            budget: self.budget,
+            max: self.max,
+        }
     }
 }
 
