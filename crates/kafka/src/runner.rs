@@ -341,10 +341,10 @@ pub struct LoopTimes {
     pub apply_ms: f64,
     /// Rescoring, list rules and alerts (the engine's flush).
     pub score_ms: f64,
-    /// Logging and publishing the alerts of the last flush while the next
-    /// batch is read (not on the loop's path, but see `alerts_wait_ms`).
+    /// Logging and publishing alerts on the logger thread (not on the
+    /// loop's path, but see `alerts_wait_ms`).
     pub alerts_ms: f64,
-    /// Waiting for that once the batch was read.
+    /// Waiting for the logger where the loop needs the log.
     pub alerts_wait_ms: f64,
     /// Handing score records to the producer.
     pub publish_ms: f64,
@@ -399,7 +399,7 @@ pub struct Runner {
     pub latency_since_ms: Option<i64>,
     /// The measured input timestamps of the batch being read.
     batch_ts: Vec<i64>,
-    /// Alerts the last flush raised, logged while the next batch is read.
+    /// Alerts raised and not yet handed to the logger thread.
     to_log: Vec<tidewatch_alerts::Alert>,
     /// Alerts being logged on a thread of their own, which holds the alert
     /// log meanwhile (see [`Runner::log_behind`]).
@@ -869,12 +869,6 @@ impl Runner {
         }
     }
 
-    /// Reads one micro-batch: up to `batch_max` records, or what arrived
-    /// within the latency budget. Returns how many were read.
-    ///
-    /// The alerts the last flush raised are logged (synced) and published
-    /// meanwhile, on a thread of their own: the loop would otherwise only
-    /// wait for records here.
     /// How long a batch may wait for records, and its size.
     fn batch_limits(&self) -> (Duration, usize) {
         (
@@ -897,26 +891,12 @@ impl Runner {
         }
     }
 
+    /// Reads one micro-batch (up to `batch_max` records, or what arrived
+    /// within the latency budget) and applies it. Returns how many were
+    /// read.
     fn read_batch(&mut self) -> anyhow::Result<usize> {
-        let (batch, logged) = self.read_and_log()?;
-        if let Some((logged, took)) = logged {
-            self.stats.time.alerts_ms += took;
-            self.logged(logged);
-        }
-        self.apply_read(batch)
-    }
-
-    /// Reads a batch while the alerts of the last flush are logged and
-    /// published; returns the batch, the alerts logged and how long that
-    /// took.
-    #[allow(clippy::type_complexity)]
-    fn read_and_log(&mut self) -> anyhow::Result<(Batch, Option<(Vec<LoggedAlert>, f64)>)> {
-        self.finish_logging()?;
         let (budget, max) = self.batch_limits();
-        let alerts = std::mem::take(&mut self.to_log);
-        let log = self.alert_log.as_mut().filter(|_| !alerts.is_empty());
-        let (producer, alerts_topic) = (&self.producer, &self.topics.alerts);
-        let reader = Reader {
+        let batch = Reader {
             consumer: &self.consumer,
             topics: &self.topics,
             skip_below: &self.skip_below,
@@ -924,25 +904,9 @@ impl Runner {
             latency_since_ms: self.latency_since_ms,
             budget,
             max,
-        };
-        std::thread::scope(|s| -> anyhow::Result<_> {
-            let logging = log.map(|log| {
-                s.spawn(move || -> anyhow::Result<_> {
-                    let t = Instant::now();
-                    let logged = append_and_send(log, producer, alerts_topic, &alerts)?;
-                    Ok((logged, ms(t)))
-                })
-            });
-            let batch = reader.read();
-            let t = Instant::now();
-            let logged = logging
-                .map(|h| h.join())
-                .transpose()
-                .map_err(|_| anyhow::anyhow!("logging the alerts panicked"))?
-                .transpose()?;
-            self.stats.time.alerts_wait_ms += ms(t);
-            Ok((batch?, logged))
-        })
+        }
+        .read()?;
+        self.apply_read(batch)
     }
 
     /// Applies a batch read: decodes, validates and applies its records,
@@ -1096,9 +1060,6 @@ impl Runner {
         )
     }
 
-    /// Appends new alerts to the alert log (each id once) and publishes
-    /// what was logged, after those waiting to be (see
-    /// [`Runner::read_batch`]): the log keeps the order they were raised.
     /// Starts logging and publishing the last flushes' alerts on a thread
     /// of their own, unless one is still at it (they wait for the next
     /// call). The log is synced after each append, which on a slow disk
@@ -1151,6 +1112,9 @@ impl Runner {
         Ok(())
     }
 
+    /// Appends new alerts to the alert log (each id once) and publishes
+    /// what was logged, after those being logged and those waiting to be:
+    /// the log keeps the order they were raised.
     fn log_alerts(&mut self, alerts: &[tidewatch_alerts::Alert]) -> anyhow::Result<()> {
         self.finish_logging()?;
         let Some(log) = self.alert_log.as_mut() else {
@@ -1226,8 +1190,8 @@ impl Runner {
         self.stats.scores_published += f.records.len() as u64;
         self.send_relations(&f.relations)?;
         self.settle_latencies();
-        // Logged while the next batch is read (or before a checkpoint).
         self.to_log.extend(f.alerts);
+        self.log_behind()?;
         self.stats.time.publish_ms += ms(publishing);
         Ok(())
     }
@@ -1275,9 +1239,8 @@ impl Runner {
     /// are committed to the group.
     fn start_checkpoint(&mut self) -> anyhow::Result<()> {
         self.finish_checkpoint(true)?;
+        // Also logs every alert still waiting: the cut names the last one.
         self.judge_lists()?;
-        // The cut names the last alert logged.
-        self.finish_logging()?;
         let t = Instant::now();
         let offsets: Vec<PartitionOffset> = self
             .next
@@ -1493,9 +1456,6 @@ impl Runner {
         loop {
             let next = std::thread::scope(|s| -> anyhow::Result<Batch> {
                 let reading = s.spawn(|| reader.read());
-                if !self.to_log.is_empty() {
-                    self.log_alerts(&[])?;
-                }
                 let n = self.apply_read(batch)?;
                 if self.flush_due(n, false) {
                     self.flush()?;
@@ -1579,7 +1539,6 @@ impl Runner {
                     let n = self.apply_read(batch)?;
                     if self.flush_due(n, at.live) {
                         self.flush()?;
-                        self.log_behind()?;
                     }
                     let next = reading
                         .map(|r| r.join())
