@@ -18,7 +18,7 @@
 //! checkpoint_interval_ms = 5000
 //! batch_max = 10000          # records per micro-batch
 //! latency_ms = 50            # the longest a record waits for its batch
-//! backlog_flush_ms = 1000    # while reading a backlog: rescore at most this often
+//! backlog_flush_ms = 5000    # while reading a backlog: rescore at most this often
 //! as_of = "calendar"         # or a fixed date, "2026-09-30"
 //! utc_offset_hours = 8       # the calendar day is the regulator's day
 //! hold_grace_ms = 0          # serve: held records wait this long for their registration (0: forever)
@@ -144,7 +144,10 @@ pub struct EngineConfig {
     /// rescored and published at most this often rather than after every
     /// batch: an entity with several events in the backlog is then scored
     /// once for them, as a compacted topic would keep only the last score
-    /// anyway. Live records are rescored after every batch.
+    /// anyway. Live records are rescored after every batch. The default
+    /// equals the checkpoint interval, which flushes too: over a backlog
+    /// spread across the population, each second between flushes touched
+    /// most entities again.
     pub backlog_flush_ms: u64,
     pub as_of: AsOf,
     pub utc_offset_hours: i32,
@@ -171,7 +174,7 @@ impl Default for EngineConfig {
             checkpoint_interval_ms: 5000,
             batch_max: 10_000,
             latency_ms: 50,
-            backlog_flush_ms: 1000,
+            backlog_flush_ms: 5000,
             as_of: AsOf::Calendar,
             utc_offset_hours: 8,
             hold_grace_ms: 0,
