@@ -360,6 +360,11 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
+/// Milliseconds from `a` to `b`.
+fn ms_between(a: Instant, b: Instant) -> f64 {
+    b.duration_since(a).as_secs_f64() * 1000.0
+}
+
 /// The wall clock in Unix milliseconds (what record timestamps count).
 pub fn unix_ms() -> i64 {
     std::time::SystemTime::now()
@@ -1477,11 +1482,22 @@ impl Runner {
         }
         let finishing = Instant::now();
         self.flush()?;
+        let flushed = Instant::now();
         let alerts = self.engine.evaluate_pending();
+        let judged = Instant::now();
         self.log_alerts(&alerts)?;
+        let logged = Instant::now();
         self.checkpoint()?;
         self.stats.time.finish_ms = ms(finishing);
-        debug!(?ends, next = ?self.next, "caught up");
+        debug!(
+            flush_ms = ms_between(finishing, flushed),
+            lists_ms = ms_between(flushed, judged),
+            alerts = alerts.len(),
+            log_ms = ms_between(judged, logged),
+            checkpoint_ms = ms(logged),
+            "caught up"
+        );
+        debug!(?ends, next = ?self.next, "caught up to");
         // Held records stay held in the checkpoint (a later run may bring
         // their registration); this run reports them as unknown entities.
         for d in self.engine.pipe.finish() {
