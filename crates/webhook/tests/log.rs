@@ -97,3 +97,30 @@ fn appended_lines_are_the_log_lines_and_the_alerts_as_json() {
     }
     assert_eq!(a.alerts[1].seq, 3);
 }
+
+#[test]
+fn a_large_append_keeps_the_order_the_numbers_and_the_lines_across_its_pieces() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("alerts.ndjson");
+    let mut log = AlertLog::open(&p).expect("open");
+    log.append(&[alert(0)]).expect("append");
+    // More alerts than one piece holds (512), the one logged already
+    // among them, and a last piece that is not full.
+    let alerts: Vec<_> = (0..1300).map(alert).collect();
+    let a = log.append_lines(&alerts).expect("append");
+    assert_eq!(a.alerts.len(), 1299);
+    let text = std::fs::read_to_string(&p).expect("log");
+    let on_disk: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(on_disk.len(), 1299);
+    for (i, logged) in a.alerts.iter().enumerate() {
+        assert_eq!(logged.seq, i as u64 + 2);
+        assert_eq!(logged.alert.id, alerts[i + 1].id);
+        assert_eq!(a.line(i), on_disk[i].as_bytes());
+        assert_eq!(a.line(i), serde_json::to_vec(logged).expect("json"));
+    }
+    // Reopened, the log goes on from the last number.
+    drop(log);
+    let mut log = AlertLog::open(&p).expect("reopen");
+    let more = log.append(&[alert(5000)]).expect("append");
+    assert_eq!(more[0].seq, 1301);
+}
