@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use chrono::{Months, NaiveDate};
 use tidewatch_model::{Class, Domain, Event};
-use tidewatch_state::{entity_row, Entity};
+use tidewatch_state::Entity;
 
 use crate::alert::{alert_id, Alert, AlertKind, Cause, EntityRef, IdFacts};
 use crate::lifecycle::{Fact, Lifecycle};
@@ -357,13 +357,7 @@ fn warnings(
     };
     let mut row = None;
     let mut guard = |r: &crate::rules::Rule| {
-        if r.when.is_empty() {
-            return true;
-        }
-        let row = row.get_or_insert_with(|| entity_row(input.entity, as_of));
-        r.when
-            .iter()
-            .all(|c| c.op.test(row.values[c.feature.index()], c.value))
+        crate::lifecycle::when_holds(&r.when, input.entity, as_of, &mut row)
     };
 
     for (ri, r) in rules.rules.iter().enumerate() {

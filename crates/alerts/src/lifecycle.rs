@@ -15,16 +15,35 @@ use tidewatch_model::codes::{ChangeKind, Severity, ViolationCategory};
 use tidewatch_model::event::{CreditBody, ListDecision};
 use tidewatch_model::Event;
 use tidewatch_state::compute::latest_due_report_year;
-use tidewatch_state::{entity_row, Entity};
+use tidewatch_state::{entity_row, flag_feature, Entity, Row};
 
 use crate::alert::{AlertKind, Cause};
-use crate::rules::{Correction, ListDef, Mode, Rule, Rules, Trigger};
+use crate::rules::{Correction, FeatureCond, ListDef, Mode, Rule, Rules, Trigger};
 use crate::state::{Entry, Status};
 
 /// Entry identity (list, rule, key, opened on) → rule version, from the
 /// previous evaluation. An entity has a handful of entries: a list
 /// searched in place beats building a map of owned keys per evaluation.
 pub(crate) type PriorVersions<'a> = [(&'a str, &'a str, &'a str, NaiveDate, &'a str)];
+
+/// Whether a rule's guard (`when`) holds for the entity at `d`. Flags are
+/// found without the whole feature row ([`flag_feature`]); any other
+/// feature takes the row, computed once into `row` (which must be the
+/// row at `d`, if any).
+pub(crate) fn when_holds(
+    when: &[FeatureCond],
+    entity: &Entity,
+    d: NaiveDate,
+    row: &mut Option<Row>,
+) -> bool {
+    when.iter().all(|c| {
+        let v = match flag_feature(entity, d, c.feature) {
+            Some(v) => v,
+            None => row.get_or_insert_with(|| entity_row(entity, d)).values[c.feature.index()],
+        };
+        c.op.test(v, c.value)
+    })
+}
 
 /// One step of the lifecycle, to become an alert.
 #[derive(Debug, Clone)]
@@ -722,15 +741,8 @@ impl<'a> Lifecycle<'a> {
         if dup {
             return;
         }
-        if !r.when.is_empty() {
-            let row = entity_row(self.entity, d);
-            if !r
-                .when
-                .iter()
-                .all(|c| c.op.test(row.values[c.feature.index()], c.value))
-            {
-                return;
-            }
+        if !when_holds(&r.when, self.entity, d, &mut None) {
+            return;
         }
         let version = self
             .prior_version(&r.list, &r.id, &key, d)

@@ -163,6 +163,26 @@ fn add(v: &mut [i64; N_FEATURES], f: F, n: i64) {
     v[f.index()] += n;
 }
 
+/// The value [`entity_row`] gives a flag feature that only says whether an
+/// event of one kind happened by `as_of` (deregistered, revoked, court
+/// dishonest), found in one pass over the history without the rest of the
+/// row; `None` for every other feature. The list rules' guards test these
+/// flags at each entry they open, where a whole row cost more than the
+/// rest of the evaluation.
+pub fn flag_feature(entity: &Entity, as_of: NaiveDate, f: F) -> Option<i64> {
+    let kind: fn(&CreditBody) -> bool = match f {
+        F::Deregistered => |b| matches!(b, CreditBody::Deregistered(_)),
+        F::Revoked => |b| matches!(b, CreditBody::Revoked(_)),
+        F::CourtDishonest => |b| matches!(b, CreditBody::CourtDishonest(_)),
+        _ => return None,
+    };
+    let hit = entity
+        .history()
+        .iter()
+        .any(|e| matches!(e, Event::Credit(c) if kind(&c.body)) && e.occurred_on() <= as_of);
+    Some(i64::from(hit))
+}
+
 /// Computes one entity's features at `as_of` (relation features are 0 here;
 /// [`FeatureTable::compute`] fills them).
 pub fn entity_row(entity: &Entity, as_of: NaiveDate) -> Row {

@@ -10,7 +10,7 @@ pub mod features;
 pub mod live;
 pub mod store;
 
-pub use compute::{entity_row, FeatureTable};
+pub use compute::{entity_row, flag_feature, FeatureTable, Row};
 pub use features::{Dimension, Feature, FeatureDef, Unit, FEATURES, NULL, N_FEATURES};
 pub use live::{LiveTable, RelationFact};
 pub use store::{Applied, Entity, EntityId, EntityStore};
