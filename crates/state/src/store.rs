@@ -269,6 +269,15 @@ fn repeat(p: &Prepared, first: Option<u64>) -> Option<Result<Applied, Rejection>
     })
 }
 
+/// Moves an entry out of a batch being applied, leaving a stand-in that
+/// the last step skips.
+fn take(slot: &mut Result<Prepared, Rejection>) -> Result<Prepared, Rejection> {
+    std::mem::replace(
+        slot,
+        Err(Rejection::new(RejectReason::InvalidValue, String::new())),
+    )
+}
+
 impl EntityStore {
     pub fn new() -> Self {
         Self::default()
@@ -345,35 +354,42 @@ impl EntityStore {
         }
         // 2. Where each new event goes, in arrival order: registrations
         // create entities (releasing what was held for them), events of
-        // unknown entities are held.
+        // unknown entities are held. The events stay in the batch until
+        // step 3, except those held here: a later registration in the same
+        // batch releases them.
         let mut out = Vec::with_capacity(events.len());
-        let mut appended = Vec::with_capacity(events.len());
-        for ((r, first), tag) in events.drain(..).zip(first).zip(first_tag..) {
-            let p = match r {
-                Ok(p) => p,
-                Err(e) => {
-                    out.push(Err(e));
-                    continue;
+        let mut to: Vec<Option<EntityId>> = Vec::with_capacity(events.len());
+        for ((slot, first), tag) in events.iter_mut().zip(first).zip(first_tag..) {
+            let mut target = None;
+            match slot {
+                Err(_) => {
+                    if let Err(e) = take(slot) {
+                        out.push(Err(e));
+                    }
                 }
-            };
-            if let Some(done) = repeat(&p, first) {
-                out.push(done);
-                continue;
+                Ok(p) => match repeat(p, first) {
+                    Some(done) => out.push(done),
+                    None => match self.target(&p.event) {
+                        Some(id) => {
+                            out.push(Ok(Applied::Applied(id)));
+                            target = Some(id);
+                        }
+                        None => {
+                            if let Ok(p) = take(slot) {
+                                self.hold(p.event, tag);
+                            }
+                            out.push(Ok(Applied::Held));
+                        }
+                    },
+                },
             }
-            match self.target(&p.event) {
-                Some(id) => {
-                    out.push(Ok(Applied::Applied(id)));
-                    appended.push((id, p.event));
-                }
-                None => {
-                    self.hold(p.event, tag);
-                    out.push(Ok(Applied::Held));
-                }
-            }
+            to.push(target);
         }
-        // 3. Histories, in arrival order per entity.
-        for (id, event) in appended {
-            self.entities[id as usize].add(event);
+        // 3. Histories, in arrival order per entity, each event moved once.
+        for (r, target) in events.drain(..).zip(to) {
+            if let (Ok(p), Some(id)) = (r, target) {
+                self.entities[id as usize].add(p.event);
+            }
         }
         out
     }
