@@ -33,7 +33,7 @@ pub fn plain_client(
             ("group.id", &group),
             ("enable.auto.commit", "false"),
             ("queued.max.messages.kbytes", "65536"),
-            ("fetch.wait.max.ms", "20"),
+            ("fetch.wait.max.ms", "5"),
         ])
         .create()
         .context("creating the baseline consumer")?;
