@@ -885,14 +885,16 @@ impl Runner {
         )
     }
 
-    /// What a thread reading ahead of the loop needs, owned (one process:
-    /// the assignment does not change under it).
-    fn read_ahead(&self) -> ReadAhead {
+    /// What reading a batch needs, as it stands now. One process keeps it
+    /// for a run (the assignment does not change under it); a group takes
+    /// it again for each batch.
+    fn reader(&self) -> Reader {
         let (budget, max) = self.batch_limits();
-        ReadAhead {
+        Reader {
             consumer: Arc::clone(&self.consumer),
             topics: self.topics.clone(),
             skip_below: self.skip_below.clone(),
+            grouped: self.owned.is_some(),
             latency_since_ms: self.latency_since_ms,
             budget,
             max,
@@ -903,18 +905,43 @@ impl Runner {
     /// within the latency budget) and applies it. Returns how many were
     /// read.
     fn read_batch(&mut self) -> anyhow::Result<usize> {
-        let (budget, max) = self.batch_limits();
-        let batch = Reader {
-            consumer: &self.consumer,
-            topics: &self.topics,
-            skip_below: &self.skip_below,
-            grouped: self.owned.is_some(),
-            latency_since_ms: self.latency_since_ms,
-            budget,
-            max,
-        }
-        .read()?;
+        let batch = self.reader().read()?;
         self.apply_read(batch)
+    }
+
+    /// Applies `batch` and rescores when due, while `reader` reads the next
+    /// batch on a thread of its own (unless `read_next` is false). Returns
+    /// the size of `batch` and the next one.
+    fn step(
+        &mut self,
+        reader: &Reader,
+        batch: Batch,
+        live: bool,
+        read_next: bool,
+    ) -> anyhow::Result<(usize, Option<Batch>)> {
+        std::thread::scope(|s| {
+            let reading = read_next.then(|| s.spawn(|| reader.read()));
+            let n = self.apply_read(batch)?;
+            if self.flush_due(n, live) {
+                self.flush()?;
+            }
+            let next = reading
+                .map(|r| r.join())
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("reading the next batch panicked"))?
+                .transpose()?;
+            Ok((n, next))
+        })
+    }
+
+    /// Counts a batch of `n` records read; a non-empty one restarts the
+    /// quiet time.
+    fn count_batch(&mut self, n: usize, quiet_since: &mut Instant) {
+        if n > 0 {
+            *quiet_since = Instant::now();
+            self.stats.batches += 1;
+            self.last_at = Some(*quiet_since);
+        }
     }
 
     /// Applies a batch read: decodes, validates and applies its records,
@@ -1458,26 +1485,13 @@ impl Runner {
         // published: reading alone kept one of two cores busy for about a
         // third of a backlog. Nothing changes in what is applied or when
         // offsets move, only when records leave the consumer's queue.
-        let ahead = self.read_ahead();
-        let reader = ahead.reader();
+        let reader = self.reader();
         let mut batch = reader.read()?;
         loop {
-            let next = std::thread::scope(|s| -> anyhow::Result<Batch> {
-                let reading = s.spawn(|| reader.read());
-                let n = self.apply_read(batch)?;
-                if self.flush_due(n, false) {
-                    self.flush()?;
-                }
-                if n > 0 {
-                    quiet_since = Instant::now();
-                    self.stats.batches += 1;
-                    self.last_at = Some(quiet_since);
-                }
-                self.checkpoint_when_due()?;
-                reading
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("reading the next batch panicked"))?
-            })?;
+            let (n, next) = self.step(&reader, batch, false, true)?;
+            self.count_batch(n, &mut quiet_since);
+            self.checkpoint_when_due()?;
+            let Some(next) = next else { break };
             if next.is_empty() && self.reached(&ends) && quiet_since.elapsed() >= idle {
                 break;
             }
@@ -1545,28 +1559,14 @@ impl Runner {
             // One process: the next batch is read while this one is
             // applied, scored and published (see `catch_up`), so records
             // that arrive meanwhile do not wait for the loop to come round.
-            let ahead = self.read_ahead();
-            let reader = ahead.reader();
+            let reader = self.reader();
             let mut batch = reader.read()?;
             loop {
                 // The batch read last is applied even when stopping: the
                 // checkpoint below then covers everything read.
                 let stopping = stop.load(Ordering::Relaxed);
                 self.engine.set_as_of(self.cfg.engine.as_of_now());
-                let stepped = std::thread::scope(|s| -> anyhow::Result<_> {
-                    let reading = (!stopping).then(|| s.spawn(|| reader.read()));
-                    let n = self.apply_read(batch)?;
-                    if self.flush_due(n, at.live) {
-                        self.flush()?;
-                    }
-                    let next = reading
-                        .map(|r| r.join())
-                        .transpose()
-                        .map_err(|_| anyhow::anyhow!("reading the next batch panicked"))?
-                        .transpose()?;
-                    Ok((n, next))
-                });
-                let (n, next) = stepped?;
+                let (n, next) = self.step(&reader, batch, at.live, !stopping)?;
                 self.after_flush(n, &mut at)?;
                 match next {
                     Some(b) => batch = b,
@@ -1596,11 +1596,7 @@ impl Runner {
             // records behind on another partition.
             self.expire_held()?;
         }
-        if n > 0 {
-            at.quiet_since = Instant::now();
-            self.stats.batches += 1;
-            self.last_at = Some(at.quiet_since);
-        }
+        self.count_batch(n, &mut at.quiet_since);
         if !at.live
             && self.reached(&at.ends)
             && (at.quiet_since.elapsed() >= idle || (n > 0 && n < self.cfg.engine.batch_max))
@@ -1696,12 +1692,13 @@ impl Batch {
     }
 }
 
-/// What reading a batch needs, borrowed from the runner or owned beside it
-/// (see [`Runner::catch_up`]).
-struct Reader<'a> {
-    consumer: &'a BaseConsumer<GroupContext>,
-    topics: &'a Topics,
-    skip_below: &'a BTreeMap<(Family, i32), i64>,
+/// What reading a batch needs, owned beside the runner, so that a thread
+/// can read a batch while the runner applies the one before (see
+/// [`Runner::catch_up`]).
+struct Reader {
+    consumer: Arc<BaseConsumer<GroupContext>>,
+    topics: Topics,
+    skip_below: BTreeMap<(Family, i32), i64>,
     /// In a group: a poll that saw the assignment change ends the batch.
     grouped: bool,
     latency_since_ms: Option<i64>,
@@ -1710,7 +1707,7 @@ struct Reader<'a> {
     max: usize,
 }
 
-impl Reader<'_> {
+impl Reader {
     /// Reads records until the batch is full or the budget is spent.
     fn read(&self) -> anyhow::Result<Batch> {
         let started = Instant::now();
@@ -1764,31 +1761,6 @@ impl Reader<'_> {
             });
         }
         Ok(b)
-    }
-}
-
-/// A [`Reader`]'s parts, owned beside the runner so that a batch can be
-/// read while the runner applies the one before.
-struct ReadAhead {
-    consumer: Arc<BaseConsumer<GroupContext>>,
-    topics: Topics,
-    skip_below: BTreeMap<(Family, i32), i64>,
-    latency_since_ms: Option<i64>,
-    budget: Duration,
-    max: usize,
-}
-
-impl ReadAhead {
-    fn reader(&self) -> Reader<'_> {
-        Reader {
-            consumer: &self.consumer,
-            topics: &self.topics,
-            skip_below: &self.skip_below,
-            grouped: false,
-            latency_since_ms: self.latency_since_ms,
-            budget: self.budget,
-            max: self.max,
-        }
     }
 }
 
