@@ -75,6 +75,12 @@ pub struct Checkpoint {
     /// the list state is what judging the log's entities again would give.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lists_judged: bool,
+    /// How many alerts the alert log held for this checkpoint, when they
+    /// were logged while its list state was written (see
+    /// [`Pending::write_when`]): it replaces the count in the list state,
+    /// which was taken before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts_logged: Option<u64>,
 }
 
 /// One record of the log.
@@ -469,6 +475,7 @@ impl CheckpointDir {
             lists_changes: self.lists_changes.iter().map(|(n, _)| n.clone()).collect(),
             expired_held: expired_held.to_vec(),
             lists_judged: false,
+            alerts_logged: None,
         };
         Ok(Pending {
             dir: self.dir.clone(),
@@ -518,6 +525,19 @@ impl Pending {
     /// syncs its list file, then replaces the checkpoint file (write to a
     /// temporary, sync, rename, sync the directory).
     pub fn write(self) -> anyhow::Result<Written> {
+        self.write_when(|| Ok(None))
+    }
+
+    /// [`Pending::write`], waiting for `logged` before the checkpoint file
+    /// is replaced: the alerts the list state counts as announced may still
+    /// be on their way into the alert log while the list file is written,
+    /// and a checkpoint must not name them before they are there. `logged`
+    /// says how many alerts the log then holds (`None`: the list state's
+    /// own count stands); an error fails the checkpoint.
+    pub fn write_when(
+        self,
+        logged: impl FnOnce() -> anyhow::Result<Option<u64>>,
+    ) -> anyhow::Result<Written> {
         let Pending {
             dir,
             log_file,
@@ -539,6 +559,7 @@ impl Pending {
                 Some((name, len))
             }
         };
+        checkpoint.alerts_logged = logged()?;
         checkpoint.written_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -709,6 +730,43 @@ mod tests {
         json.as_object_mut().unwrap().remove("lists_judged");
         let old: Checkpoint = serde_json::from_value(json).unwrap();
         assert!(!old.lists_judged);
+    }
+
+    #[test]
+    fn a_checkpoint_waits_for_its_alerts_and_is_not_written_without_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap();
+        let lists = || Some(ListsWrite::Whole(b"L".to_vec()));
+        let r = rec(0);
+        cp.append(r.family, &r.source, &r.bytes).unwrap();
+        let w = cp
+            .cut(d, Vec::new(), &BTreeMap::new(), "p", lists(), &[])
+            .unwrap()
+            .write_when(|| Ok(Some(41)))
+            .unwrap();
+        cp.written(&w);
+        // The alerts of the next one could not be logged: it is not
+        // written, and the one before stays.
+        let r = rec(1);
+        cp.append(r.family, &r.source, &r.bytes).unwrap();
+        let failed = cp
+            .cut(d, Vec::new(), &BTreeMap::new(), "p", lists(), &[])
+            .unwrap()
+            .write_when(|| anyhow::bail!("disk full"));
+        assert!(failed.is_err());
+        drop(cp);
+        let (_, restored) = CheckpointDir::open(tmp.path()).unwrap();
+        let c = restored.unwrap().checkpoint;
+        assert_eq!((c.seq, c.log_records, c.alerts_logged), (1, 1, Some(41)));
+        // Without a count from the logger, the list state's own stands.
+        let (mut cp, _) = CheckpointDir::open(tmp.path()).unwrap();
+        let w = cp
+            .cut(d, Vec::new(), &BTreeMap::new(), "p", lists(), &[])
+            .unwrap()
+            .write()
+            .unwrap();
+        assert_eq!(w.checkpoint.alerts_logged, None);
     }
 
     #[test]

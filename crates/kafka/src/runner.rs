@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -409,6 +409,9 @@ pub struct Runner {
     /// Alerts being logged on a thread of their own, which holds the alert
     /// log meanwhile (see [`Runner::log_behind`]).
     logging: Option<std::thread::JoinHandle<LoggingDone>>,
+    /// Where the alerts being logged say they are in the log (see
+    /// [`Receipt`]).
+    log_receipt: Option<mpsc::Receiver<Receipt>>,
     /// With `latency_since_ms`: each measured record's wait from its
     /// producer timestamp to being read by the engine, in milliseconds.
     pub arrivals: Vec<u32>,
@@ -544,6 +547,7 @@ impl Runner {
             batch_ts: Vec::new(),
             to_log: Vec::new(),
             logging: None,
+            log_receipt: None,
             arrivals: Vec::new(),
             first_at: None,
             last_at: None,
@@ -1114,16 +1118,26 @@ impl Runner {
         let alerts = std::mem::take(&mut self.to_log);
         let producer = Arc::clone(&self.producer);
         let topic = self.topics.alerts.clone();
+        // Nobody may wait for the receipt: a buffer of one never blocks.
+        let (receipt, rx) = mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
             .name("alerts".into())
             .spawn(move || {
                 let t = Instant::now();
                 let logged = append_and_send(&mut log, &producer, &topic, &alerts);
+                let _ = receipt.send(match &logged {
+                    Ok(_) => Ok((
+                        log.last_seq(),
+                        producer.context().enqueued.load(Ordering::Relaxed),
+                    )),
+                    Err(e) => Err(format!("{e:#}")),
+                });
                 (log, logged.map(|l| (l, ms(t))))
             });
         match spawned {
             Ok(h) => {
                 self.logging = Some(h);
+                self.log_receipt = Some(rx);
                 Ok(())
             }
             Err(e) => bail!("starting the alert logger: {e}"),
@@ -1132,6 +1146,7 @@ impl Runner {
 
     /// Waits for the alerts being logged, if any, and takes the log back.
     fn finish_logging(&mut self) -> anyhow::Result<()> {
+        self.log_receipt = None;
         let Some(h) = self.logging.take() else {
             return Ok(());
         };
@@ -1196,7 +1211,7 @@ impl Runner {
     /// lists of the previous flush's entities meanwhile and publishes their
     /// new alerts (see [`Engine::flush_judging_previous`]). The last
     /// flush's lists are judged at the next one, or before a checkpoint
-    /// ([`Runner::judge_lists`]).
+    /// ([`Runner::start_checkpoint`]).
     fn flush(&mut self) -> anyhow::Result<()> {
         let t = Instant::now();
         self.last_flush = t;
@@ -1228,16 +1243,6 @@ impl Runner {
         self.to_log.extend(f.alerts);
         self.log_behind()?;
         self.stats.time.publish_ms += ms(publishing);
-        Ok(())
-    }
-
-    /// Judges the lists the last flush left and publishes their alerts: a
-    /// checkpoint covers only what was judged and logged.
-    fn judge_lists(&mut self) -> anyhow::Result<()> {
-        let t = Instant::now();
-        let alerts = self.engine.judge_lists();
-        self.log_alerts(&alerts)?;
-        self.stats.time.score_ms += ms(t);
         Ok(())
     }
 
@@ -1274,8 +1279,17 @@ impl Runner {
     /// are committed to the group.
     fn start_checkpoint(&mut self) -> anyhow::Result<()> {
         self.finish_checkpoint(true)?;
-        // Also logs every alert still waiting: the cut names the last one.
-        self.judge_lists()?;
+        // The last flush's lists are judged now, and every alert still
+        // waiting is logged beside the writer, which waits for them before
+        // the checkpoint names them (the cut counts them as announced).
+        let t = Instant::now();
+        let alerts = self.engine.judge_lists();
+        self.to_log.extend(alerts);
+        self.stats.time.score_ms += ms(t);
+        self.finish_logging()?;
+        let logged_before = self.alert_log.as_ref().map(|l| l.last_seq());
+        self.log_behind()?;
+        let receipt = self.log_receipt.take();
         let t = Instant::now();
         let offsets: Vec<PartitionOffset> = self
             .next
@@ -1291,8 +1305,8 @@ impl Runner {
         // checkpoint; taken now (shared, not copied), made JSON by the
         // writer.
         let wants_whole = self.cp.wants_whole_lists();
-        let lists = match (self.engine.lists_mut(), &self.alert_log) {
-            (Some(l), Some(log)) => Some(ListsWrite::Cut(l.cut(log.last_seq(), wants_whole))),
+        let lists = match (self.engine.lists_mut(), logged_before) {
+            (Some(l), Some(logged)) => Some(ListsWrite::Cut(l.cut(logged, wants_whole))),
             _ => None,
         };
         let as_of = self.engine.as_of();
@@ -1316,8 +1330,19 @@ impl Runner {
                 yield_to_the_loop();
                 let t = Instant::now();
                 await_acked(&deliveries, upto, Duration::from_secs(120))?;
-                let acked_ms = ms(t);
-                Ok((pending.write()?, acked_ms))
+                let mut acked_ms = ms(t);
+                let written = pending.write_when(|| {
+                    let Some(rx) = receipt else { return Ok(None) };
+                    let (logged, upto) = rx
+                        .recv_timeout(Duration::from_secs(120))
+                        .context("waiting for the alerts to be logged")?
+                        .map_err(|e| anyhow::anyhow!("logging the alerts: {e}"))?;
+                    let t = Instant::now();
+                    await_acked(&deliveries, upto, Duration::from_secs(120))?;
+                    acked_ms += ms(t);
+                    Ok(Some(logged))
+                })?;
+                Ok((written, acked_ms))
             })
             .context("starting the checkpoint writer")?;
         self.writing = Some(Writing { handle, started: t });
@@ -1502,16 +1527,20 @@ impl Runner {
         let flushed = Instant::now();
         let alerts = self.engine.evaluate_pending();
         let judged = Instant::now();
-        self.log_alerts(&alerts)?;
-        let logged = Instant::now();
+        let raised = alerts.len();
+        // Logged beside the last checkpoint's writer (see
+        // `start_checkpoint`).
+        self.to_log.extend(alerts);
         self.checkpoint()?;
+        let written = Instant::now();
+        self.finish_logging()?;
         self.stats.time.finish_ms = ms(finishing);
         debug!(
             flush_ms = ms_between(finishing, flushed),
             lists_ms = ms_between(flushed, judged),
-            alerts = alerts.len(),
-            log_ms = ms_between(judged, logged),
-            checkpoint_ms = ms(logged),
+            alerts = raised,
+            checkpoint_and_log_ms = ms_between(judged, written),
+            log_after_ms = ms(written),
             "caught up"
         );
         debug!(?ends, next = ?self.next, "caught up to");
@@ -1645,6 +1674,13 @@ fn send_dead(
 
 /// What the alert-logging thread hands back: the log, and the alerts it
 /// logged and published with how long that took.
+/// What an alert logger thread tells a checkpoint writer once its alerts
+/// are in the log (synced) and handed to the producer: how many alerts the
+/// log holds, and how many outputs had been enqueued by then (to be
+/// acknowledged before the checkpoint covers them). An error if it could
+/// not log them.
+type Receipt = Result<(u64, u64), String>;
+
 type LoggingDone = (
     tidewatch_webhook::AlertLog,
     anyhow::Result<(Vec<LoggedAlert>, f64)>,
@@ -1912,6 +1948,9 @@ fn restore(
                     let changes: ListsChanges =
                         serde_json::from_slice(bytes).with_context(unreadable)?;
                     snap.apply(changes);
+                }
+                if let Some(n) = c.alerts_logged {
+                    snap.alerts_logged = n;
                 }
                 restored_lists = Some(snap);
             }
