@@ -1675,8 +1675,6 @@ fn send_dead(
     Ok(())
 }
 
-/// What the alert-logging thread hands back: the log, and the alerts it
-/// logged and published with how long that took.
 /// What an alert logger thread tells a checkpoint writer once its alerts
 /// are in the log (synced) and handed to the producer: how many alerts the
 /// log holds, and how many outputs had been enqueued by then (to be
@@ -1684,6 +1682,8 @@ fn send_dead(
 /// not log them.
 type Receipt = Result<(u64, u64), String>;
 
+/// What the alert-logging thread hands back: the log, and the alerts it
+/// logged and published with how long that took.
 type LoggingDone = (
     tidewatch_webhook::AlertLog,
     anyhow::Result<(Vec<LoggedAlert>, f64)>,
