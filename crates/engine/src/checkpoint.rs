@@ -154,10 +154,8 @@ impl ListsWrite {
 pub struct Pending {
     dir: PathBuf,
     log_file: Arc<File>,
-    /// How far the log's writer has written, and where this checkpoint's
-    /// prefix ends.
+    /// How far the log's writer has written.
     log_written: Arc<LogProgress>,
-    log_len: u64,
     checkpoint: Checkpoint,
     /// The list file to write, by name.
     lists: Option<(String, ListsWrite)>,
@@ -625,7 +623,6 @@ impl CheckpointDir {
             dir: self.dir.clone(),
             log_file: self.log_file.clone(),
             log_written: self.log.progress.clone(),
-            log_len: self.log_len,
             checkpoint,
             lists,
         })
@@ -688,11 +685,10 @@ impl Pending {
             dir,
             log_file,
             log_written,
-            log_len,
             mut checkpoint,
             lists,
         } = self;
-        log_written.wait_for(log_len)?;
+        log_written.wait_for(checkpoint.log_len)?;
         log_file.sync_data().context("syncing the record log")?;
         let lists = match lists {
             None => None,

@@ -409,9 +409,6 @@ pub struct Runner {
     /// Alerts being logged on a thread of their own, which holds the alert
     /// log meanwhile (see [`Runner::log_behind`]).
     logging: Option<std::thread::JoinHandle<LoggingDone>>,
-    /// Where the alerts being logged say they are in the log (see
-    /// [`Receipt`]).
-    log_receipt: Option<mpsc::Receiver<Receipt>>,
     /// With `latency_since_ms`: each measured record's wait from its
     /// producer timestamp to being read by the engine, in milliseconds.
     pub arrivals: Vec<u32>,
@@ -547,7 +544,6 @@ impl Runner {
             batch_ts: Vec::new(),
             to_log: Vec::new(),
             logging: None,
-            log_receipt: None,
             arrivals: Vec::new(),
             first_at: None,
             last_at: None,
@@ -1103,17 +1099,19 @@ impl Runner {
     /// of their own, unless one is still at it (they wait for the next
     /// call). The log is synced after each append, which on a slow disk
     /// takes up to a hundred milliseconds: the loop waits for it only
-    /// where it needs the log ([`Runner::finish_logging`]).
-    fn log_behind(&mut self) -> anyhow::Result<()> {
+    /// where it needs the log ([`Runner::finish_logging`]). Returns where
+    /// the thread will say the alerts it took are in the log (see
+    /// [`Receipt`]), when it started one.
+    fn log_behind(&mut self) -> anyhow::Result<Option<mpsc::Receiver<Receipt>>> {
         if self.logging.as_ref().is_some_and(|h| !h.is_finished()) {
-            return Ok(());
+            return Ok(None);
         }
         self.finish_logging()?;
         if self.to_log.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let Some(mut log) = self.alert_log.take() else {
-            return Ok(());
+            return Ok(None);
         };
         let alerts = std::mem::take(&mut self.to_log);
         let producer = Arc::clone(&self.producer);
@@ -1137,8 +1135,7 @@ impl Runner {
         match spawned {
             Ok(h) => {
                 self.logging = Some(h);
-                self.log_receipt = Some(rx);
-                Ok(())
+                Ok(Some(rx))
             }
             Err(e) => bail!("starting the alert logger: {e}"),
         }
@@ -1146,7 +1143,6 @@ impl Runner {
 
     /// Waits for the alerts being logged, if any, and takes the log back.
     fn finish_logging(&mut self) -> anyhow::Result<()> {
-        self.log_receipt = None;
         let Some(h) = self.logging.take() else {
             return Ok(());
         };
@@ -1292,8 +1288,7 @@ impl Runner {
         self.stats.time.score_ms += ms(t);
         self.finish_logging()?;
         let logged_before = self.alert_log.as_ref().map(|l| l.last_seq());
-        self.log_behind()?;
-        let receipt = self.log_receipt.take();
+        let receipt = self.log_behind()?;
         let t = Instant::now();
         let offsets: Vec<PartitionOffset> = self
             .next
