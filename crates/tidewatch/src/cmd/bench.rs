@@ -125,6 +125,26 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Resident memory now (VmRSS), in bytes.
+fn rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Minor page faults of this process so far: each one is a page the
+/// kernel had to find and zero. On a virtual machine whose free memory goes
+/// back to the host, each can cost the host's fault too, so the count of
+/// fresh pages a phase touches says how exposed it is to that.
+fn minor_faults() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, minflt field 10.
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_whitespace().nth(7)?.parse().ok()
+}
+
 fn best<T>(repeat: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     let mut best = Duration::MAX;
     let mut out = None;

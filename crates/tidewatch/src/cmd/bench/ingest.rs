@@ -13,7 +13,7 @@ use tidewatch_seedgen::{generate_to_dir, SeedConfig};
 use tidewatch_state::store::Prepared;
 use tidewatch_state::EntityStore;
 
-use super::peak_rss;
+use super::{peak_rss, rss};
 use crate::pipeline::Pipeline;
 
 /// One family's file, its lines and where each starts.
@@ -73,14 +73,6 @@ fn line(stage: &str, n: usize, bytes: usize, d: Duration) {
         bytes as f64 / d.as_secs_f64() / 1e6,
         d.as_secs_f64() * 1e9 / n.max(1) as f64
     );
-}
-
-/// Current resident memory (VmRSS), in bytes.
-fn rss() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
 
 fn mb(b: Option<u64>) -> String {

@@ -28,7 +28,7 @@ use tidewatch_kafka::{produce, Config, Topics};
 use tidewatch_model::Family;
 use tidewatch_seedgen::{generate_to_dir, SeedConfig};
 
-use super::pct;
+use super::{minor_faults, pct, rss};
 use crate::cmd::run::load_policy;
 
 pub struct StreamBench {
@@ -159,8 +159,10 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
     );
 
     // 3. The engine over the backlog.
+    let (rss0, faults0) = (rss(), minor_faults());
     let mut runner = Runner::open(cfg.clone(), policy.clone())?;
     runner.catch_up()?;
+    let (rss1, faults1) = (rss(), minor_faults());
     let s = runner.stats.clone();
     let busy = match (runner.first_at, runner.last_at) {
         (Some(a), Some(z)) => z.duration_since(a).as_secs_f64(),
@@ -179,6 +181,15 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         s.time.finish_ms,
         s.consumed as f64 / whole
     );
+    if let (Some(r0), Some(r1), Some(f0), Some(f1)) = (rss0, rss1, faults0, faults1) {
+        let fresh = f1.saturating_sub(f0);
+        println!(
+            "  memory: resident {:.0} MB before, {:.0} MB after; {fresh} page faults ({:.0} MB of fresh pages) in the catch-up",
+            r0 as f64 / 1e6,
+            r1 as f64 / 1e6,
+            fresh as f64 * 4096.0 / 1e6
+        );
+    }
     drop(runner);
     println!(
         "engine = {:.0}% of the broker-alone rate",
