@@ -439,6 +439,10 @@ pub struct Runner {
     /// This process's client id (the group names its member after it).
     client_id: String,
     last_group_check: Instant,
+    /// The batch applied last, emptied and read into again: its buffers
+    /// (a few MB) stay with the process instead of being freed and faulted
+    /// in fresh for every batch.
+    spare: Option<Batch>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -558,6 +562,7 @@ impl Runner {
             relations,
             client_id,
             last_group_check: Instant::now(),
+            spare: None,
         };
         runner.set_skip_below();
         runner.publish_restored(r.republish, &r.late_alerts)?;
@@ -905,8 +910,11 @@ impl Runner {
     /// within the latency budget) and applies it. Returns how many were
     /// read.
     fn read_batch(&mut self) -> anyhow::Result<usize> {
-        let batch = self.reader().read()?;
-        self.apply_read(batch)
+        let spare = self.spare.take().unwrap_or_default();
+        let batch = self.reader().read_into(spare)?;
+        let n = self.apply_read(&batch);
+        self.spare = Some(batch);
+        n
     }
 
     /// Applies `batch` and rescores when due, while `reader` reads the next
@@ -919,9 +927,12 @@ impl Runner {
         live: bool,
         read_next: bool,
     ) -> anyhow::Result<(usize, Option<Batch>)> {
+        let spare = self.spare.take().unwrap_or_default();
         std::thread::scope(|s| {
-            let reading = read_next.then(|| s.spawn(|| reader.read()));
-            let n = self.apply_read(batch)?;
+            let reading = read_next.then(|| s.spawn(|| reader.read_into(spare)));
+            let n = self.apply_read(&batch);
+            self.spare = Some(batch);
+            let n = n?;
             if self.flush_due(n, live) {
                 self.flush()?;
             }
@@ -947,7 +958,7 @@ impl Runner {
     /// Applies a batch read: decodes, validates and applies its records,
     /// sends the rejected ones to `dead-letter`, appends the others to the
     /// checkpoint log and moves the offsets on. Returns its size.
-    fn apply_read(&mut self, batch: Batch) -> anyhow::Result<usize> {
+    fn apply_read(&mut self, batch: &Batch) -> anyhow::Result<usize> {
         self.stats.time.poll_ms += batch.poll_ms;
         self.batch_ts.extend_from_slice(&batch.ts);
         self.arrivals.extend_from_slice(&batch.arrivals);
@@ -1711,6 +1722,19 @@ struct Read {
     end: usize,
 }
 
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch {
+            started: Instant::now(),
+            bytes: Vec::new(),
+            reads: Vec::new(),
+            ts: Vec::new(),
+            arrivals: Vec::new(),
+            poll_ms: 0.0,
+        }
+    }
+}
+
 impl Batch {
     fn is_empty(&self) -> bool {
         self.reads.is_empty()
@@ -1744,15 +1768,18 @@ struct Reader {
 impl Reader {
     /// Reads records until the batch is full or the budget is spent.
     fn read(&self) -> anyhow::Result<Batch> {
+        self.read_into(Batch::default())
+    }
+
+    /// [`Reader::read`] into `b`, emptied first (its buffers are reused).
+    fn read_into(&self, mut b: Batch) -> anyhow::Result<Batch> {
         let started = Instant::now();
-        let mut b = Batch {
-            started,
-            bytes: Vec::new(),
-            reads: Vec::new(),
-            ts: Vec::new(),
-            arrivals: Vec::new(),
-            poll_ms: 0.0,
-        };
+        b.started = started;
+        b.bytes.clear();
+        b.reads.clear();
+        b.ts.clear();
+        b.arrivals.clear();
+        b.poll_ms = 0.0;
         while b.reads.len() < self.max {
             let left = self.budget.saturating_sub(started.elapsed());
             if left.is_zero() {
