@@ -265,18 +265,23 @@ pub fn score_payloads(
         .map(|fi| &policy.fields[fi].model)
         .collect();
     // One row's object; rows are independent, so they are written in
-    // parallel (each thread with its own buffer for the reasons).
-    let write_row = |reasons: &mut String, row: usize| -> anyhow::Result<String> {
+    // parallel, each thread into buffers of its own (the reasons, the
+    // object). The object is then copied out at its size: a catch-up holds
+    // every changed entity's payload at once until it is published, and
+    // buffers grown by doubling left a third of that memory unused.
+    let write_row = |(reasons, buf): &mut (String, Vec<u8>),
+                     row: usize|
+     -> anyhow::Result<String> {
         let id = &ids[row];
-        let mut buf: Vec<u8> = Vec::with_capacity(512);
+        buf.clear();
         for (key, v) in &keys {
             buf.extend_from_slice(key.as_bytes());
             let covered = |fi: usize| ev.fields[fi].covered[row];
             match *v {
-                Val::Id => serde_json::to_writer(&mut buf, id)?,
+                Val::Id => serde_json::to_writer(&mut *buf, id)?,
                 Val::AsOf => buf.extend_from_slice(as_of_json.as_bytes()),
                 Val::Identity(ca) => match ca.get(row) {
-                    Some(s) => serde_json::to_writer(&mut buf, s)?,
+                    Some(s) => serde_json::to_writer(&mut *buf, s)?,
                     None => buf.extend_from_slice(b"null"),
                 },
                 Val::Covered(fi) => buf.extend_from_slice(json_bool(covered(fi))),
@@ -285,10 +290,10 @@ pub fn score_payloads(
                 }
                 Val::ModelClass(fi) if covered(fi) => {
                     let class = ev.fields[fi].scores.class_of(row);
-                    serde_json::to_writer(&mut buf, class.map_or("", |c| c.as_str()))?;
+                    serde_json::to_writer(&mut *buf, class.map_or("", |c| c.as_str()))?;
                 }
                 Val::Class(fi) => match ev.fields[fi].class[row] {
-                    Some(c) => serde_json::to_writer(&mut buf, c.as_str())?,
+                    Some(c) => serde_json::to_writer(&mut *buf, c.as_str())?,
                     None => buf.extend_from_slice(b"null"),
                 },
                 Val::Reasons(fi) if covered(fi) => {
@@ -296,12 +301,12 @@ pub fn score_payloads(
                     if let Some(rs) = ev.fields[fi].scores.reasons.as_ref() {
                         write_reasons(reasons, models[fi], &rs[row], table, row);
                     }
-                    serde_json::to_writer(&mut buf, &reasons)?;
+                    serde_json::to_writer(&mut *buf, &reasons)?;
                 }
-                Val::Version(fi) => serde_json::to_writer(&mut buf, &ev.fields[fi].model_version)?,
+                Val::Version(fi) => serde_json::to_writer(&mut *buf, &ev.fields[fi].model_version)?,
                 Val::Override => match ev.override_applied[row] {
                     Some(i) => {
-                        serde_json::to_writer(&mut buf, &policy.overrides[i as usize].reason)?
+                        serde_json::to_writer(&mut *buf, &policy.overrides[i as usize].reason)?
                     }
                     None => buf.extend_from_slice(b"null"),
                 },
@@ -328,12 +333,12 @@ pub fn score_payloads(
             }
         }
         buf.push(b'}');
-        Ok(String::from_utf8(buf)?)
+        Ok(std::str::from_utf8(buf)?.to_owned())
     };
     (0..n)
         .into_par_iter()
         .with_min_len(64)
-        .map_init(String::new, write_row)
+        .map_init(|| (String::new(), Vec::with_capacity(4096)), write_row)
         .collect()
 }
 

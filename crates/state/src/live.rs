@@ -23,6 +23,10 @@ use crate::compute::{entity_row, FeatureTable, Row};
 use crate::features::{Feature as F, N_FEATURES};
 use crate::store::{EntityId, EntityStore};
 
+/// Changed entities whose feature rows are computed at once (see
+/// [`LiveTable::update`]): enough to keep both cores busy, a few MB.
+const ROWS_AT_ONCE: usize = 8192;
+
 /// Members of one legal representative's group, and how many are in trouble.
 #[derive(Debug, Default, Clone)]
 struct Group {
@@ -284,12 +288,39 @@ impl LiveTable {
         // relation features are recomputed below.
         let mut touched: BTreeSet<String> = BTreeSet::new();
         // The rows depend only on each entity's history: computed in
-        // parallel, then folded into the groups in order.
-        let rows: Vec<Row> = changed
-            .par_iter()
-            .with_min_len(32)
-            .map(|&id| entity_row(&store.entities()[id as usize], as_of))
-            .collect();
+        // parallel, then folded into the groups in order. A chunk at a time,
+        // so that a catch-up's hundred thousand changed entities do not
+        // hold all their rows at once.
+        let mut rows: Vec<Row> = Vec::new();
+        for chunk in changed.chunks(ROWS_AT_ONCE) {
+            chunk
+                .par_iter()
+                .with_min_len(32)
+                .map(|&id| entity_row(&store.entities()[id as usize], as_of))
+                .collect_into_vec(&mut rows);
+            self.fold_rows(store, chunk, rows.drain(..), &mut touched);
+        }
+        for r in &touched {
+            if let Some(g) = self.groups.get(r) {
+                affected.extend(g.members.iter().copied());
+            }
+        }
+        for &id in &affected {
+            self.relate(id);
+        }
+        affected.into_iter().collect()
+    }
+
+    /// Puts the new `rows` of the entities `changed` in the table, and
+    /// moves each whose legal representative or trouble flag changed to its
+    /// new group (noting the groups `touched`).
+    fn fold_rows(
+        &mut self,
+        store: &EntityStore,
+        changed: &[EntityId],
+        rows: impl Iterator<Item = Row>,
+        touched: &mut BTreeSet<String>,
+    ) {
         for (&id, row) in changed.iter().zip(rows) {
             let i = id as usize;
             let entity = &store.entities()[i];
@@ -299,7 +330,7 @@ impl LiveTable {
                     if h.counted {
                         h.counted = false;
                         let fact = h.fact.clone();
-                        self.uncount(&fact, &mut touched);
+                        self.uncount(&fact, touched);
                     }
                 }
             }
@@ -331,14 +362,5 @@ impl LiveTable {
             self.reps[i] = row.legal_rep;
             self.trouble[i] = row.in_trouble;
         }
-        for r in &touched {
-            if let Some(g) = self.groups.get(r) {
-                affected.extend(g.members.iter().copied());
-            }
-        }
-        for &id in &affected {
-            self.relate(id);
-        }
-        affected.into_iter().collect()
     }
 }
