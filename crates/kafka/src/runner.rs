@@ -337,6 +337,10 @@ pub struct LoopStats {
 pub struct LoopTimes {
     /// Waiting in the consumer's poll.
     pub poll_ms: f64,
+    /// The loop waiting for the next batch to be read, once it was done
+    /// with the one before (the reader thread's poll is on the loop's path
+    /// only for this long).
+    pub read_wait_ms: f64,
     /// Decoding, validating, applying and logging records.
     pub apply_ms: f64,
     /// Rescoring, list rules and alerts (the engine's flush).
@@ -936,11 +940,16 @@ impl Runner {
             if self.flush_due(n, live) {
                 self.flush()?;
             }
+            let waiting = Instant::now();
             let next = reading
                 .map(|r| r.join())
                 .transpose()
                 .map_err(|_| anyhow::anyhow!("reading the next batch panicked"))?
                 .transpose()?;
+            // An empty batch is the consumer's quiet time, not the loop's.
+            if next.as_ref().is_some_and(|b| !b.is_empty()) {
+                self.stats.time.read_wait_ms += ms(waiting);
+            }
             Ok((n, next))
         })
     }

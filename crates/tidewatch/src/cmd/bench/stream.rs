@@ -75,8 +75,8 @@ fn occurred_on(line: &[u8]) -> [u8; 10] {
 
 fn times(t: &LoopTimes) -> String {
     format!(
-        "poll {:.0} ms, apply {:.0} ms, score {:.0} ms, publish {:.0} ms, checkpoint {:.0} ms; alerts logged beside the loop {:.0} ms, waited for {:.0} ms",
-        t.poll_ms, t.apply_ms, t.score_ms, t.publish_ms, t.checkpoint_ms, t.alerts_ms, t.alerts_wait_ms
+        "poll {:.0} ms (the loop waited {:.0} ms for it), apply {:.0} ms, score {:.0} ms, publish {:.0} ms, checkpoint {:.0} ms; alerts logged beside the loop {:.0} ms, waited for {:.0} ms",
+        t.poll_ms, t.read_wait_ms, t.apply_ms, t.score_ms, t.publish_ms, t.checkpoint_ms, t.alerts_ms, t.alerts_wait_ms
     )
 }
 
