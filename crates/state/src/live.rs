@@ -276,6 +276,18 @@ impl LiveTable {
     /// relation features their changes touch. Returns every entity whose row
     /// may differ, sorted.
     pub fn update(&mut self, store: &EntityStore, changed: &[EntityId]) -> Vec<EntityId> {
+        self.update_in_chunks(store, changed, ROWS_AT_ONCE)
+    }
+
+    /// [`LiveTable::update`], computing the rows of at most `rows_at_once`
+    /// entities at a time. The result does not depend on it (a property
+    /// test holds it to the batch table with small chunks).
+    pub fn update_in_chunks(
+        &mut self,
+        store: &EntityStore,
+        changed: &[EntityId],
+        rows_at_once: usize,
+    ) -> Vec<EntityId> {
         let n = store.len();
         if self.reps.len() < n {
             self.rows.resize(n, [0; N_FEATURES]);
@@ -292,7 +304,7 @@ impl LiveTable {
         // so that a catch-up's hundred thousand changed entities do not
         // hold all their rows at once.
         let mut rows: Vec<Row> = Vec::new();
-        for chunk in changed.chunks(ROWS_AT_ONCE) {
+        for chunk in changed.chunks(rows_at_once.max(1)) {
             chunk
                 .par_iter()
                 .with_min_len(32)
