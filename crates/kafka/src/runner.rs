@@ -2007,10 +2007,8 @@ fn restore(
             Some(snap) => Lists::restore(rules, snap, &engine.pipe.store),
             None => Lists::new(rules),
         };
-        late_alerts = tidewatch_webhook::read_log(&path)?
-            .into_iter()
-            .filter(|a| a.seq > after)
-            .collect();
+        let (log, late) = tidewatch_webhook::AlertLog::open_after(&path, after)?;
+        late_alerts = late;
         lists.absorb(&late_alerts);
         if owned.is_some() {
             // Entities of partitions this member does not hold now.
@@ -2020,7 +2018,7 @@ fn restore(
         // Lists are judged once the backlog is read (see `catch_up` and
         // `serve`).
         engine.defer_lists(true);
-        alert_log = Some(tidewatch_webhook::AlertLog::open(&path)?);
+        alert_log = Some(log);
     }
     // Everything the checkpoint covers was published before it was
     // written, but records published after it and before the crash may

@@ -55,6 +55,35 @@ fn sequence_continues_across_opens_and_ids_are_written_once() {
 }
 
 #[test]
+fn opening_after_a_sequence_returns_the_later_alerts_and_the_same_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("alerts.ndjson");
+    let mut log = AlertLog::open(&p).expect("open");
+    log.append(&(1..=5).map(alert).collect::<Vec<_>>())
+        .expect("append");
+    drop(log);
+    for (after, expect) in [
+        (0, vec![1, 2, 3, 4, 5]),
+        (3, vec![4, 5]),
+        (5, vec![]),
+        (9, vec![]),
+    ] {
+        let (mut log, later) = AlertLog::open_after(&p, after).expect("open after");
+        assert_eq!(later.iter().map(|a| a.seq).collect::<Vec<_>>(), expect);
+        for a in &later {
+            assert_eq!(a.alert, alert(a.seq));
+        }
+        // Every alert of the log counts as logged, returned or not.
+        assert_eq!(log.last_seq(), 5);
+        assert!(log
+            .append(&[alert(1), alert(5)])
+            .expect("append")
+            .is_empty());
+    }
+    assert_eq!(read_log(&p).expect("read").len(), 5);
+}
+
+#[test]
 fn a_torn_last_line_is_cut_off_and_catch_up_starts_after_a_sequence() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = dir.path().join("alerts.ndjson");
