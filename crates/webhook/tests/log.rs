@@ -54,14 +54,19 @@ fn sequence_continues_across_opens_and_ids_are_written_once() {
     assert_eq!(all[3].alert, alert(4));
 }
 
-#[test]
-fn opening_after_a_sequence_returns_the_later_alerts_and_the_same_log() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let p = dir.path().join("alerts.ndjson");
+/// A log of alerts 1 to 5 in `dir`.
+fn log_of_five(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("alerts.ndjson");
     let mut log = AlertLog::open(&p).expect("open");
     log.append(&(1..=5).map(alert).collect::<Vec<_>>())
         .expect("append");
-    drop(log);
+    p
+}
+
+#[test]
+fn opening_after_a_sequence_returns_the_later_alerts_and_the_same_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = log_of_five(dir.path());
     for (after, expect) in [
         (0, vec![1, 2, 3, 4, 5]),
         (3, vec![4, 5]),
@@ -86,11 +91,7 @@ fn opening_after_a_sequence_returns_the_later_alerts_and_the_same_log() {
 #[test]
 fn a_torn_last_line_is_cut_off_and_catch_up_starts_after_a_sequence() {
     let dir = tempfile::tempdir().expect("tmp");
-    let p = dir.path().join("alerts.ndjson");
-    let mut log = AlertLog::open(&p).expect("open");
-    log.append(&(1..=5).map(alert).collect::<Vec<_>>())
-        .expect("append");
-    drop(log);
+    let p = log_of_five(dir.path());
     // A crash in the middle of a write.
     let mut f = std::fs::OpenOptions::new()
         .append(true)
