@@ -119,16 +119,18 @@ fn pct<T: Copy + Default>(sorted: &[T], p: f64) -> T {
 
 /// Peak resident memory of this process (VmHWM), in bytes.
 fn peak_rss() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    status_bytes("VmHWM:")
 }
 
 /// Resident memory now (VmRSS), in bytes.
 fn rss() -> Option<u64> {
+    status_bytes("VmRSS:")
+}
+
+/// A size in kB from this process's `/proc/self/status`, in bytes.
+fn status_bytes(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
