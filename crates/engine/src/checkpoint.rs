@@ -280,20 +280,25 @@ impl LogProgress {
         self.moved.notify_all();
     }
 
-    fn failed(&self) -> Option<String> {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .clone()
+    /// Why the writer stopped, if it did.
+    fn failed(&self) -> Option<std::io::Error> {
+        let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Self::error(&g)
+    }
+
+    fn error(state: &(u64, Option<String>)) -> Option<std::io::Error> {
+        let e = state.1.as_ref()?;
+        Some(std::io::Error::other(format!(
+            "writing the record log: {e}"
+        )))
     }
 
     /// Waits until the log is written up to `len` bytes.
     fn wait_for(&self, len: u64) -> anyhow::Result<()> {
         let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(e) = &g.1 {
-                bail!("writing the record log: {e}");
+            if let Some(e) = Self::error(&g) {
+                return Err(e.into());
             }
             if g.0 >= len {
                 return Ok(());
@@ -356,9 +361,7 @@ impl LogWriter {
     /// Hands what was appended to the thread.
     fn send(&mut self) -> std::io::Result<()> {
         if let Some(e) = self.progress.failed() {
-            return Err(std::io::Error::other(format!(
-                "writing the record log: {e}"
-            )));
+            return Err(e);
         }
         if self.buf.is_empty() {
             return Ok(());
