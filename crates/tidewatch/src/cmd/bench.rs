@@ -147,6 +147,20 @@ fn minor_faults() -> Option<u64> {
     rest.split_whitespace().nth(7)?.parse().ok()
 }
 
+/// This process's CPU time so far, user and system, in seconds (all its
+/// threads: the engine's and librdkafka's). A high system share means the
+/// kernel's work, such as zeroing fresh pages, took the time.
+fn cpu_secs() -> Option<(f64, f64)> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // utime and stime are fields 14 and 15, in clock ticks.
+    let rest = &s[s.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace().skip(11);
+    let user: u64 = f.next()?.parse().ok()?;
+    let system: u64 = f.next()?.parse().ok()?;
+    let tick = rustix::param::clock_ticks_per_second() as f64;
+    Some((user as f64 / tick, system as f64 / tick))
+}
+
 fn best<T>(repeat: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     let mut best = Duration::MAX;
     let mut out = None;

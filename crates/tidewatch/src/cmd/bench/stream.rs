@@ -28,7 +28,7 @@ use tidewatch_kafka::{produce, Config, Topics};
 use tidewatch_model::Family;
 use tidewatch_seedgen::{generate_to_dir, SeedConfig};
 
-use super::{minor_faults, pct, rss};
+use super::{cpu_secs, minor_faults, pct, rss};
 use crate::cmd::run::load_policy;
 
 pub struct StreamBench {
@@ -159,10 +159,10 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
     );
 
     // 3. The engine over the backlog.
-    let (rss0, faults0) = (rss(), minor_faults());
+    let (rss0, faults0, cpu0) = (rss(), minor_faults(), cpu_secs());
     let mut runner = Runner::open(cfg.clone(), policy.clone())?;
     runner.catch_up()?;
-    let (rss1, faults1) = (rss(), minor_faults());
+    let (rss1, faults1, cpu1) = (rss(), minor_faults(), cpu_secs());
     let s = runner.stats.clone();
     let busy = match (runner.first_at, runner.last_at) {
         (Some(a), Some(z)) => z.duration_since(a).as_secs_f64(),
@@ -188,6 +188,13 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
             r0 as f64 / 1e6,
             r1 as f64 / 1e6,
             fresh as f64 * 4096.0 / 1e6
+        );
+    }
+    if let (Some((u0, s0)), Some((u1, s1))) = (cpu0, cpu1) {
+        let (user, system) = (u1 - u0, s1 - s0);
+        println!(
+            "  CPU time in the catch-up (all the process's threads): user {user:.2} s, system {system:.2} s ({:.0}% system)",
+            100.0 * system / (user + system).max(f64::EPSILON)
         );
     }
     drop(runner);
