@@ -159,3 +159,34 @@ fn init_logging(json: bool) {
         b.init();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_void;
+
+    extern "C" {
+        fn malloc(size: usize) -> *mut c_void;
+        fn free(p: *mut c_void);
+    }
+
+    /// The C code linked in (librdkafka) allocates from mimalloc's heap,
+    /// not from a heap of its own beside it (see the `override` feature
+    /// above the global allocator).
+    #[test]
+    #[allow(unsafe_code)]
+    fn c_malloc_is_served_by_mimalloc() {
+        // SAFETY: one block from the C allocator, asked about and given
+        // back to it; it is never read or written.
+        let ours = unsafe {
+            let p = malloc(64);
+            assert!(!p.is_null(), "malloc(64) failed");
+            let ours = libmimalloc_sys::mi_is_in_heap_region(p);
+            free(p);
+            ours
+        };
+        assert!(
+            ours,
+            "C malloc is not mimalloc's: librdkafka would grow a heap of its own"
+        );
+    }
+}
