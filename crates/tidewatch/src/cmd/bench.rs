@@ -140,25 +140,26 @@ fn status_bytes(field: &str) -> Option<u64> {
 /// back to the host, each can cost the host's fault too, so the count of
 /// fresh pages a phase touches says how exposed it is to that.
 fn minor_faults() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may hold
-    // spaces: state is field 3, minflt field 10.
-    let rest = &s[s.rfind(')')? + 1..];
-    rest.split_whitespace().nth(7)?.parse().ok()
+    stat_field(10)
 }
 
 /// This process's CPU time so far, user and system, in seconds (all its
 /// threads: the engine's and librdkafka's). A high system share means the
 /// kernel's work, such as zeroing fresh pages, took the time.
 fn cpu_secs() -> Option<(f64, f64)> {
-    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // utime and stime are fields 14 and 15, in clock ticks.
-    let rest = &s[s.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace().skip(11);
-    let user: u64 = f.next()?.parse().ok()?;
-    let system: u64 = f.next()?.parse().ok()?;
+    // utime and stime, in clock ticks.
+    let (user, system) = (stat_field(14)?, stat_field(15)?);
     let tick = rustix::param::clock_ticks_per_second() as f64;
     Some((user as f64 / tick, system as f64 / tick))
+}
+
+/// Field `n` (numbered from 1, as in proc(5)) of `/proc/self/stat`, a
+/// number. The command name (field 2) is in parentheses and may hold
+/// spaces, so the fields are counted from after it: state is field 3.
+fn stat_field(n: usize) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
 }
 
 fn best<T>(repeat: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
