@@ -329,6 +329,15 @@ impl Engine {
         }
         let relations = self.changed_relations();
         let rescored = ids.len();
+        tracing::debug!(
+            rescored,
+            features_ms,
+            score_ms = took.score_ms,
+            records_ms = took.records_ms,
+            lists_ms,
+            total_ms = ms(t),
+            "flushed"
+        );
         if self.lists.is_some() {
             self.unjudged = Some(Unjudged { dirty, ids, scores });
         }
