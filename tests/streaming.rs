@@ -157,6 +157,39 @@ fn stream_equals_batch_and_bad_records_reach_dead_letter() {
 }
 
 #[test]
+fn a_backlog_is_read_in_time_order_so_events_find_their_registration() {
+    // `produce` sends the credit records before the other two feeds, so
+    // every event's record is stamped after its entity's registration. Read
+    // in timestamp order across the partitions, no event waits for its
+    // registration, except those whose entity is never registered. (Read as
+    // the fetches bring them, the complaints came first and 4,000 waited.)
+    let prefix = unique_prefix("timeorder");
+    produce(&prefix, &seeds());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("out");
+    run_kafka(&prefix, &tmp.path().join("state"), &out);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
+            .expect("summary.json");
+    let unknown = read_topic(&format!("{prefix}dead-letter"))
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.value).expect("JSON"))
+        .filter(|d| d["reason"] == "unknown_entity")
+        .count() as u64;
+    assert_eq!(
+        summary["ingest"]["held"].as_u64(),
+        Some(unknown),
+        "{}",
+        summary["ingest"]
+    );
+    assert_same(
+        &payload_ids(&last_per_key(&read_topic(&format!("{prefix}scores")))),
+        &batch(&seeds()),
+        "scores read in time order vs batch",
+    );
+}
+
+#[test]
 fn a_backlog_is_rescored_per_interval_not_per_batch() {
     // The same backlog read in small batches, rescored after every batch
     // and at most once a minute: the second publishes fewer records (an

@@ -25,6 +25,7 @@
 //! catch_up_idle_ms = 1000    # `run`: quiet time that ends a catch-up
 //! resume_rewind = 10000      # records re-read (and skipped) before each checkpointed offset
 //! group = false              # serve: one of several processes in the consumer group
+//! time_order = true          # one process: read the partitions in record-timestamp order
 //! pipelines = "pipelines"
 //! out = "out"
 //! ```
@@ -34,7 +35,7 @@
 //! `TIDEWATCH_BATCH_MAX`, `TIDEWATCH_LATENCY_MS`, `TIDEWATCH_BACKLOG_FLUSH_MS`,
 //! `TIDEWATCH_CHECKPOINT_INTERVAL_MS`, `TIDEWATCH_HOLD_GRACE_MS`,
 //! `TIDEWATCH_CATCH_UP_IDLE_MS`, `TIDEWATCH_RESUME_REWIND`, `TIDEWATCH_GROUP`
-//! (`true`/`false`), and
+//! and `TIDEWATCH_TIME_ORDER` (`true`/`false`), and
 //! `TIDEWATCH_KAFKA_<PROPERTY>` for any librdkafka property
 //! (`TIDEWATCH_KAFKA_SASL_PASSWORD` sets `sasl.password`), so secrets need
 //! not be in the file.
@@ -163,6 +164,12 @@ pub struct EngineConfig {
     /// gives this process (several processes split the work); relation
     /// features then travel through the `relations` topic.
     pub group: bool,
+    /// One process: read the input partitions in the order of their
+    /// records' timestamps (each partition a queue of its own), so that
+    /// the three feeds stay together in time over a backlog and events
+    /// rarely wait for their registration. Off: records are taken as the
+    /// fetches bring them.
+    pub time_order: bool,
     pub pipelines: PathBuf,
     pub out: PathBuf,
 }
@@ -181,6 +188,7 @@ impl Default for EngineConfig {
             catch_up_idle_ms: 1000,
             resume_rewind: 10_000,
             group: false,
+            time_order: true,
             pipelines: "pipelines".into(),
             out: "out".into(),
         }
@@ -239,6 +247,13 @@ impl Config {
             v.parse()
                 .map_err(|_| anyhow::anyhow!("{k}={v:?} is not a number"))
         }
+        fn flag(k: &str, v: &str) -> anyhow::Result<bool> {
+            match v {
+                "true" | "1" => Ok(true),
+                "false" | "0" | "" => Ok(false),
+                _ => bail!("{k}={v:?} is neither true nor false"),
+            }
+        }
         for (k, v) in vars {
             match k.as_str() {
                 "TIDEWATCH_BROKERS" => self.kafka.brokers = v,
@@ -259,13 +274,8 @@ impl Config {
                 "TIDEWATCH_HOLD_GRACE_MS" => self.engine.hold_grace_ms = num(&k, &v)?,
                 "TIDEWATCH_CATCH_UP_IDLE_MS" => self.engine.catch_up_idle_ms = num(&k, &v)?,
                 "TIDEWATCH_RESUME_REWIND" => self.engine.resume_rewind = num(&k, &v)?,
-                "TIDEWATCH_GROUP" => {
-                    self.engine.group = match v.as_str() {
-                        "true" | "1" => true,
-                        "false" | "0" | "" => false,
-                        _ => bail!("TIDEWATCH_GROUP={v:?} is neither true nor false"),
-                    }
-                }
+                "TIDEWATCH_GROUP" => self.engine.group = flag(&k, &v)?,
+                "TIDEWATCH_TIME_ORDER" => self.engine.time_order = flag(&k, &v)?,
                 _ => {
                     if let Some(p) = k.strip_prefix("TIDEWATCH_KAFKA_") {
                         let prop = p.to_ascii_lowercase().replace('_', ".");

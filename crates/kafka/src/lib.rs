@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod config;
 pub mod group;
+mod lanes;
 pub mod produce;
 pub mod runner;
 pub mod snapshot;

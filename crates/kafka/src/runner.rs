@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
@@ -49,6 +49,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::group::{co_partitioned, expected_range, GroupContext, GroupEvent};
+use crate::lanes::Lanes;
 use crate::topics::{self, partition_count, Topics, META_TIMEOUT};
 
 /// A callback for each batch of published score records, and after each
@@ -328,6 +329,9 @@ pub struct LoopStats {
     pub checkpoints: u64,
     /// Records replayed from the checkpoint at start.
     pub restored_records: u64,
+    /// Events waiting for their entity's registration, at most, after a
+    /// batch.
+    pub held_most: u64,
     /// Where the loop's time went.
     pub time: LoopTimes,
 }
@@ -447,6 +451,10 @@ pub struct Runner {
     /// (a few MB) stay with the process instead of being freed and faulted
     /// in fresh for every batch.
     spare: Option<Batch>,
+    /// One process reading in time order: a queue per input partition.
+    lanes: Option<Arc<Lanes>>,
+    /// The end offsets of the backlog being read (see `flush_due`).
+    backlog_ends: Option<BTreeMap<(String, i32), i64>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -471,6 +479,7 @@ impl Runner {
         // Unique per process: the broker names group members after it, and
         // the assignment check finds this member by it.
         let client_id = format!("tidewatch-{:016x}", rand::random::<u64>());
+        let lanes = !group && cfg.engine.time_order;
         let mut defaults = vec![
             ("group.id", cfg.kafka.group_id.as_str()),
             ("client.id", client_id.as_str()),
@@ -478,7 +487,12 @@ impl Runner {
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
             // Bounded prefetch: memory stays flat when the engine lags.
-            ("queued.max.messages.kbytes", "65536"),
+            // Per partition once each has a queue of its own (reading in
+            // time order), for the whole consumer otherwise.
+            (
+                "queued.max.messages.kbytes",
+                if lanes { "8192" } else { "65536" },
+            ),
             // A fetch that includes caught-up partitions returns after
             // this long at most; the test broker otherwise holds it
             // for about a second even when other partitions have data.
@@ -567,6 +581,8 @@ impl Runner {
             client_id,
             last_group_check: Instant::now(),
             spare: None,
+            lanes: None,
+            backlog_ends: None,
         };
         runner.set_skip_below();
         runner.publish_restored(r.republish, &r.late_alerts)?;
@@ -579,6 +595,21 @@ impl Runner {
             info!(group = %runner.cfg.kafka.group_id, member = %runner.client_id, "joined the consumer group; waiting for partitions");
         } else {
             runner.assign()?;
+            if runner.cfg.engine.time_order {
+                let rewind = runner.cfg.engine.resume_rewind as i64;
+                let parts: Vec<(Family, String, i32, i64)> = runner
+                    .next
+                    .iter()
+                    .filter_map(|((t, p), &n)| {
+                        let start = match resume_at((n >= 0).then_some(n), rewind) {
+                            Offset::Offset(o) => o,
+                            _ => -1,
+                        };
+                        Some((runner.topics.family_of(t)?, t.clone(), *p, start))
+                    })
+                    .collect();
+                runner.lanes = Some(Arc::new(Lanes::split(&runner.consumer, &parts)?));
+            }
             debug!("partitions assigned");
         }
         Ok(runner)
@@ -907,6 +938,7 @@ impl Runner {
             latency_since_ms: self.latency_since_ms,
             budget,
             max,
+            lanes: self.lanes.clone(),
         }
     }
 
@@ -1049,6 +1081,8 @@ impl Runner {
             self.next.insert((topic.to_owned(), partition), n);
         }
         self.stats.consumed += n as u64;
+        let held = self.engine.pipe.store.held_count() as u64;
+        self.stats.held_most = self.stats.held_most.max(held);
         if let Some(m) = &self.metrics {
             for (f, (read, accepted)) in Family::ALL.iter().zip(counts) {
                 if read > 0 {
@@ -1498,9 +1532,17 @@ impl Runner {
     /// `engine.backlog_flush_ms`, and before a checkpoint is taken (it
     /// covers only what was published).
     fn flush_due(&self, n: usize, live: bool) -> bool {
-        live || n < self.cfg.engine.batch_max
+        live || (n < self.cfg.engine.batch_max && self.backlog_reached())
             || self.last_flush.elapsed() >= Duration::from_millis(self.cfg.engine.backlog_flush_ms)
             || self.checkpoint_due()
+    }
+
+    /// Whether the backlog being read reached its end offsets (true when
+    /// none is being read). A short batch before that is the reader
+    /// waiting for a fetch, not the end of the backlog: rescoring then
+    /// would score most entities twice.
+    fn backlog_reached(&self) -> bool {
+        self.backlog_ends.as_ref().is_none_or(|e| self.reached(e))
     }
 
     /// The checkpoint interval has passed and no checkpoint is being
@@ -1524,6 +1566,7 @@ impl Runner {
             bail!("the one-shot job reads every partition: engine.group is for `serve`");
         }
         let ends = self.end_offsets()?;
+        self.backlog_ends = Some(ends.clone());
         info!(partitions = ends.len(), "catching up to the end offsets");
         let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
         let mut quiet_since = Instant::now();
@@ -1562,6 +1605,9 @@ impl Runner {
             "caught up"
         );
         debug!(?ends, next = ?self.next, "caught up to");
+        if let Some(l) = &self.lanes {
+            debug!(waits = ?*l.waits.lock().unwrap_or_else(|p| p.into_inner()), "lanes");
+        }
         // Held records stay held in the checkpoint (a later run may bring
         // their registration); this run reports them as unknown entities.
         for d in self.engine.pipe.finish() {
@@ -1580,8 +1626,10 @@ impl Runner {
     /// returns less than a full batch. Then the lists are judged for
     /// everyone the backlog touched, and live after every batch from then on.
     pub fn serve(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+        let ends = self.end_offsets()?;
+        self.backlog_ends = Some(ends.clone());
         let mut at = Serving {
-            ends: self.end_offsets()?,
+            ends,
             quiet_since: Instant::now(),
             // In a group, nothing is held before the first assignment.
             live: false,
@@ -1594,6 +1642,7 @@ impl Runner {
                     // New partitions: their backlog is read before lists
                     // are judged live again.
                     at.ends = self.end_offsets()?;
+                    self.backlog_ends = Some(at.ends.clone());
                     at.live = false;
                     at.quiet_since = Instant::now();
                 }
@@ -1772,6 +1821,8 @@ struct Reader {
     /// How long a batch may wait for records, and its size.
     budget: Duration,
     max: usize,
+    /// One process: the partitions read in time order (see [`Lanes`]).
+    lanes: Option<Arc<Lanes>>,
 }
 
 impl Reader {
@@ -1789,6 +1840,31 @@ impl Reader {
         b.ts.clear();
         b.arrivals.clear();
         b.poll_ms = 0.0;
+        if let Some(lanes) = &self.lanes {
+            // Both closures put records into `b`, one at a time.
+            let b = std::cell::RefCell::new(b);
+            let poll_ms = lanes.read(
+                &self.consumer,
+                started,
+                self.budget,
+                self.max,
+                |f, m| self.take(f, m, &mut b.borrow_mut()),
+                |f, h| {
+                    let ts = h.stamped.then_some(h.ts);
+                    self.put(
+                        f,
+                        h.partition,
+                        h.offset,
+                        ts,
+                        &h.payload,
+                        &mut b.borrow_mut(),
+                    )
+                },
+            )?;
+            let mut b = b.into_inner();
+            b.poll_ms = poll_ms;
+            return Ok(b);
+        }
         while b.reads.len() < self.max {
             let left = self.budget.saturating_sub(started.elapsed());
             if left.is_zero() {
@@ -1809,28 +1885,50 @@ impl Reader {
             let Some(family) = self.topics.family_of(m.topic()) else {
                 continue;
             };
-            if self
-                .skip_below
-                .get(&(family, m.partition()))
-                .is_some_and(|&n| m.offset() < n)
-            {
-                continue;
-            }
-            if let Some(since) = self.latency_since_ms {
-                if let Some(ts) = m.timestamp().to_millis().filter(|t| *t >= since) {
-                    b.ts.push(ts);
-                    b.arrivals.push((unix_ms() - ts).max(0) as u32);
-                }
-            }
-            b.bytes.extend_from_slice(m.payload().unwrap_or_default());
-            b.reads.push(Read {
-                family,
-                partition: m.partition(),
-                offset: m.offset(),
-                end: b.bytes.len(),
-            });
+            self.take(family, &m, &mut b);
         }
         Ok(b)
+    }
+
+    /// Puts a record read into `b` (unless it was applied before the
+    /// checkpoint); returns how many it put there, 0 or 1.
+    fn take(&self, family: Family, m: &BorrowedMessage<'_>, b: &mut Batch) -> usize {
+        let ts = m.timestamp().to_millis();
+        let payload = m.payload().unwrap_or_default();
+        self.put(family, m.partition(), m.offset(), ts, payload, b)
+    }
+
+    /// [`Reader::take`] of a record's parts.
+    fn put(
+        &self,
+        family: Family,
+        partition: i32,
+        offset: i64,
+        ts: Option<i64>,
+        payload: &[u8],
+        b: &mut Batch,
+    ) -> usize {
+        if self
+            .skip_below
+            .get(&(family, partition))
+            .is_some_and(|&n| offset < n)
+        {
+            return 0;
+        }
+        if let Some(since) = self.latency_since_ms {
+            if let Some(ts) = ts.filter(|t| *t >= since) {
+                b.ts.push(ts);
+                b.arrivals.push((unix_ms() - ts).max(0) as u32);
+            }
+        }
+        b.bytes.extend_from_slice(payload);
+        b.reads.push(Read {
+            family,
+            partition,
+            offset,
+            end: b.bytes.len(),
+        });
+        1
     }
 }
 

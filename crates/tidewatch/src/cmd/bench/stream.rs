@@ -174,6 +174,15 @@ pub fn run(b: StreamBench) -> anyhow::Result<()> {
         s.consumed, s.rescored, s.scores_published, s.checkpoints, busy, engine_rate
     );
     println!("  engine time: {}", times(&s.time));
+    println!(
+        "  read {}: at most {} events waited for their entity's registration at once",
+        if cfg.engine.time_order {
+            "in record-timestamp order across the partitions"
+        } else {
+            "as the fetches brought the records (time_order off)"
+        },
+        s.held_most
+    );
     let whole = busy + s.time.finish_ms / 1e3;
     println!(
         "  with the end of the catch-up (the lists judged for everyone the backlog touched, {} alerts, the last checkpoint: {:.0} ms): {whole:.2} s = {:.0} events/s",
