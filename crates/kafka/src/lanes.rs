@@ -16,8 +16,9 @@
 //! registration produced in the same millisecond as its entity's first
 //! event is read before it. A partition whose queue runs dry is waited for
 //! while it holds more records, by the high watermark of the last fetch
-//! response (a fetch is on its way); one that has caught up is not, so
-//! live records are read as soon as they come. (The end offsets a
+//! response (a fetch is on its way), while a backlog is read; one that
+//! has caught up is not, and once live none is: a live record is read as
+//! soon as it is there. (The end offsets a
 //! ListOffsets request returns cannot serve here: the test broker's lag
 //! far behind what it holds.)
 //!
@@ -26,6 +27,7 @@
 //! offsets committed are those of what was read.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -177,6 +179,10 @@ impl Lane {
 pub(crate) struct Lanes {
     lanes: Mutex<LaneState>,
     arrived: Arc<Arrived>,
+    /// Whether a partition that may hold more is waited for: while a
+    /// backlog is read. Live, a record is read as soon as it is there: a
+    /// wait for another partition's fetch would only add to its latency.
+    patient: AtomicBool,
     /// Waits for a lane that may hold more: how many, how many came back
     /// empty, and their milliseconds; waits with every lane empty.
     pub(crate) waits: Mutex<LaneWaits>,
@@ -241,8 +247,15 @@ impl Lanes {
                 spare: Vec::new(),
             }),
             arrived,
+            patient: AtomicBool::new(true),
             waits: Mutex::new(LaneWaits::default()),
         })
+    }
+
+    /// Waits for partitions that may hold more (a backlog is read) or not
+    /// (live).
+    pub(crate) fn set_patient(&self, patient: bool) {
+        self.patient.store(patient, Ordering::Relaxed);
     }
 
     /// Reads up to `max` records within `budget` from `started`, in
@@ -260,6 +273,7 @@ impl Lanes {
     ) -> anyhow::Result<f64> {
         let mut s = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         let LaneState { lanes, spare } = &mut *s;
+        let patient = self.patient.load(Ordering::Relaxed);
         let mut taken = 0usize;
         let mut poll_ms = 0.0;
         // The consumer's own queue: served for its events, and holding
@@ -305,7 +319,11 @@ impl Lanes {
                         break;
                     }
                     let left = budget.saturating_sub(started.elapsed());
-                    let wait = patience(lane.behind(consumer), lane.waited, left);
+                    let wait = if patient {
+                        patience(lane.behind(consumer), lane.waited, left)
+                    } else {
+                        Duration::ZERO
+                    };
                     if wait.is_zero() {
                         dry[i] = true;
                         break;

@@ -1698,6 +1698,9 @@ impl Runner {
             && (at.quiet_since.elapsed() >= idle || (n > 0 && n < self.cfg.engine.batch_max))
         {
             at.live = true;
+            if let Some(l) = &self.lanes {
+                l.set_patient(false);
+            }
             self.engine.defer_lists(false);
             let alerts = self.engine.evaluate_pending();
             info!(
