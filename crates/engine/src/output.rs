@@ -37,18 +37,20 @@ pub fn features_frame_of<'a>(
     table: &FeatureTable,
 ) -> anyhow::Result<DataFrame> {
     let n = table.rows();
-    let mut uscc = Vec::with_capacity(n);
-    let mut name = Vec::with_capacity(n);
-    let mut region = Vec::with_capacity(n);
-    let mut zone: Vec<Option<String>> = Vec::with_capacity(n);
-    let mut industry = Vec::with_capacity(n);
+    // Borrowed, not copied: the frame's columns copy them once (a catch-up
+    // builds this for a hundred thousand entities at a time).
+    let mut uscc: Vec<&str> = Vec::with_capacity(n);
+    let mut name: Vec<&str> = Vec::with_capacity(n);
+    let mut region: Vec<&str> = Vec::with_capacity(n);
+    let mut zone: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut industry: Vec<&str> = Vec::with_capacity(n);
     for e in entities {
-        uscc.push(e.uscc.to_string());
+        uscc.push(e.uscc.as_str());
         let r = e.registration();
-        name.push(r.map(|r| r.name.clone()).unwrap_or_default());
-        region.push(r.map(|r| r.region_code.to_string()).unwrap_or_default());
-        zone.push(r.and_then(|r| r.zone.map(|z| z.to_string())));
-        industry.push(r.map(|r| r.industry_code.to_string()).unwrap_or_default());
+        name.push(r.map_or("", |r| r.name.as_str()));
+        region.push(r.map_or("", |r| r.region_code.as_str()));
+        zone.push(r.and_then(|r| r.zone.as_ref().map(|z| z.as_str())));
+        industry.push(r.map_or("", |r| r.industry_code.as_str()));
     }
     anyhow::ensure!(
         uscc.len() == n,

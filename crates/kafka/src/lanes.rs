@@ -82,29 +82,31 @@ fn pick(heads: &[Option<i64>]) -> Option<usize> {
 /// Set by librdkafka when a lane's queue goes from empty to not empty.
 #[derive(Debug, Default)]
 struct Arrived {
-    flag: Mutex<bool>,
+    any: AtomicBool,
+    lock: Mutex<()>,
     cond: Condvar,
 }
 
 impl Arrived {
     fn notify(&self) {
-        let mut f = self.flag.lock().unwrap_or_else(|p| p.into_inner());
-        *f = true;
+        self.any.store(true, Ordering::SeqCst);
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         self.cond.notify_all();
     }
 
-    fn clear(&self) {
-        *self.flag.lock().unwrap_or_else(|p| p.into_inner()) = false;
+    /// Whether a record arrived since the last call (or `wait`).
+    fn take(&self) -> bool {
+        self.any.swap(false, Ordering::SeqCst)
     }
 
-    /// Waits until a record arrived since the last `clear`, at most `d`.
+    /// Waits until a record arrived since the last `take`, at most `d`.
     fn wait(&self, d: Duration) {
-        let f = self.flag.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut f, _) = self
+        let g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _g = self
             .cond
-            .wait_timeout_while(f, d, |arrived| !*arrived)
+            .wait_timeout_while(g, d, |_| !self.any.load(Ordering::SeqCst))
             .unwrap_or_else(|p| p.into_inner());
-        *f = false;
+        self.any.store(false, Ordering::SeqCst);
     }
 }
 
@@ -134,6 +136,16 @@ pub(crate) struct Head {
     /// Whether the record carried a timestamp.
     pub stamped: bool,
     pub payload: Vec<u8>,
+}
+
+/// Makes `m` a lane's record of lookahead `head` (a spare buffer reused);
+/// returns its timestamp.
+fn set_head(head: &mut Option<Head>, m: &BorrowedMessage<'_>, spare: &mut Vec<Head>) -> i64 {
+    let mut h = spare.pop().unwrap_or_default();
+    h.set(m);
+    let ts = h.ts;
+    *head = Some(h);
+    ts
 }
 
 impl Head {
@@ -211,8 +223,8 @@ impl std::fmt::Debug for Lanes {
 impl Lanes {
     /// Gives each of `partitions` (assigned just before, at the offset
     /// given, -1 for the beginning) a queue of its own, `credit-records`
-    /// first. Records fetched before the split are
-    /// still in the consumer's queue: [`Lanes::read`] takes them first.
+    /// first. Records fetched before the split are still in the consumer's
+    /// queue: [`Lanes::read`] takes them first.
     pub(crate) fn split(
         consumer: &Arc<BaseConsumer<GroupContext>>,
         partitions: &[(Family, String, i32, i64)],
@@ -289,9 +301,8 @@ impl Lanes {
                 taken += direct(l.family, &m);
             }
         }
-        self.arrived.clear();
-        // Lanes with nothing to read now (until the next call, or until a
-        // record arrives when every lane is so).
+        self.arrived.take();
+        // Lanes with nothing to read now, until a record arrives on any.
         let mut dry = vec![false; lanes.len()];
         let mut heads: Vec<Option<i64>> = lanes
             .iter()
@@ -300,6 +311,9 @@ impl Lanes {
         while taken < max {
             if started.elapsed() >= budget {
                 break;
+            }
+            if self.arrived.take() {
+                dry.fill(false);
             }
             // Every lane without a record of lookahead reads one, waiting
             // for it while its partition may hold more: its next record
@@ -310,11 +324,7 @@ impl Lanes {
                 }
                 loop {
                     if let Some(m) = lane.queue.poll(Duration::ZERO) {
-                        let m = m.context("consuming")?;
-                        let mut h = spare.pop().unwrap_or_default();
-                        h.set(&m);
-                        heads[i] = Some(h.ts);
-                        lane.head = Some(h);
+                        heads[i] = Some(set_head(&mut lane.head, &m.context("consuming")?, spare));
                         lane.waited = Duration::ZERO;
                         break;
                     }
@@ -337,11 +347,8 @@ impl Lanes {
                     w.behind_ms += took.as_secs_f64() * 1e3;
                     match arrived {
                         Some(m) => {
-                            let m = m.context("consuming")?;
-                            let mut h = spare.pop().unwrap_or_default();
-                            h.set(&m);
-                            heads[i] = Some(h.ts);
-                            lane.head = Some(h);
+                            heads[i] =
+                                Some(set_head(&mut lane.head, &m.context("consuming")?, spare));
                             lane.waited = Duration::ZERO;
                             break;
                         }
@@ -440,11 +447,12 @@ mod tests {
         let t = Instant::now();
         a.wait(Duration::from_millis(30));
         assert!(t.elapsed() >= Duration::from_millis(30));
-        // Arrived before the wait: it returns at once, and clears the flag.
+        // Arrived before the wait: it returns at once, and takes the news.
         a.notify();
         let t = Instant::now();
         a.wait(Duration::from_secs(10));
         assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(!a.take());
         let b = Arc::clone(&a);
         let h = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
@@ -454,5 +462,9 @@ mod tests {
         a.wait(Duration::from_secs(10));
         assert!(t.elapsed() < Duration::from_secs(5));
         h.join().ok();
+        // Taken once.
+        a.notify();
+        assert!(a.take());
+        assert!(!a.take());
     }
 }
