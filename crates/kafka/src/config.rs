@@ -333,6 +333,18 @@ mod tests {
         assert_eq!(c.kafka.properties["sasl.password"], "s3cret");
         assert_eq!(c.kafka.properties["security.protocol"], "SASL_SSL");
         assert_eq!(c.kafka.topic_prefix, "tidewatch.");
+        // Switches: the file, then the environment; a word that is neither
+        // is an error that names the variable.
+        let mut c = Config::parse("[engine]\ntime_order = false\n").unwrap();
+        assert!(!c.engine.time_order);
+        assert!(Config::default().engine.time_order);
+        c.apply_env([("TIDEWATCH_TIME_ORDER".to_owned(), "1".to_owned())])
+            .unwrap();
+        assert!(c.engine.time_order);
+        let e = c
+            .apply_env([("TIDEWATCH_TIME_ORDER".to_owned(), "yes".to_owned())])
+            .unwrap_err();
+        assert!(e.to_string().contains("TIDEWATCH_TIME_ORDER"), "{e}");
     }
 
     #[test]

@@ -11,16 +11,18 @@
 //! Here each partition gets a queue of its own (librdkafka keeps fetching
 //! into it up to `queued.max.messages.kbytes`) and a record of lookahead,
 //! and the reader always takes the earliest of those records, as Kafka
-//! Streams does. On equal timestamps the lowest lane
-//! goes first, and `credit-records` comes first among the lanes, so a
-//! registration produced in the same millisecond as its entity's first
-//! event is read before it. A partition whose queue runs dry is waited for
-//! while it holds more records, by the high watermark of the last fetch
-//! response (a fetch is on its way), while a backlog is read; one that
-//! has caught up is not, and once live none is: a live record is read as
-//! soon as it is there. (The end offsets a
-//! ListOffsets request returns cannot serve here: the test broker's lag
-//! far behind what it holds.)
+//! Streams does. On equal timestamps the lowest lane goes first, and
+//! `credit-records` comes first among the lanes, so a registration
+//! produced in the same millisecond as its entity's first event is read
+//! before it.
+//!
+//! While a backlog is read, a partition whose queue runs dry is waited for
+//! while it holds more records by the high watermark of the last fetch
+//! response (a fetch is on its way), or before anything is heard of it.
+//! One that has caught up is not waited for, and once live none is: a live
+//! record is read as soon as it is there. (The end offsets a ListOffsets
+//! request returns cannot serve here: the test broker's lag far behind
+//! what it holds.)
 //!
 //! Nothing here changes *what* is read or applied, only the order across
 //! partitions: within a partition records come in offset order, and the
