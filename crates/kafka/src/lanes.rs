@@ -41,14 +41,20 @@ use tidewatch_model::Family;
 
 use crate::group::GroupContext;
 
-/// How long, in all, a partition known to hold more records is waited for
-/// when its queue is empty and nothing came from it meanwhile. A fetch is
-/// on its way (librdkafka fetches again once a queue drains below its
+/// How long, in all, a partition that has not brought its first record is
+/// waited for while nothing comes from it (its first fetch may follow an
+/// offset lookup; until it brings a record nothing is known of its time).
+/// A partition whose records never come holds the others up this long once.
+const FIRST_PATIENCE: Duration = Duration::from_secs(2);
+
+/// How long, in all, a partition that has brought records and is known to
+/// hold more is waited for while nothing comes from it. A fetch is on its
+/// way (librdkafka fetches again once a queue drains below its
 /// thresholds), and reading the others meanwhile would take their records
 /// out of time order; Kafka Streams also waits for a partition it knows
-/// has more. A partition whose records never come holds the others up
-/// this long once.
-const PATIENCE: Duration = Duration::from_secs(2);
+/// has more. Short: offsets a consumer never sees (an aborted transaction's
+/// records) look like more to come, and each such gap costs this once.
+const PATIENCE: Duration = Duration::from_millis(200);
 
 /// A wait is made in slices this long, the partition's high watermark
 /// looked at again between them.
@@ -56,20 +62,24 @@ const SLICE: Duration = Duration::from_millis(5);
 
 /// Whether a partition read up to `next` (-1: from its beginning, nothing
 /// read yet) holds records not read, by the watermarks the last fetch
-/// response reported (`None`: no fetch response yet).
+/// response reported (`None`: no fetch response yet). A single offset left
+/// does not count: it is most often a transaction's commit marker, which
+/// takes an offset and is never delivered.
 fn behind(next: i64, watermarks: Option<(i64, i64)>) -> Option<bool> {
     let (low, high) = watermarks?;
-    Some(high > next.max(low).max(0))
+    Some(high > next.max(low).max(0) + 1)
 }
 
 /// How long to wait for a partition whose queue is empty: while it is
-/// behind or not yet heard of, a slice of the batch's `left`, until
-/// `PATIENCE` is spent in vain.
-fn patience(behind: Option<bool>, waited: Duration, left: Duration) -> Duration {
+/// behind or not yet heard of, a slice of the batch's `left`, until its
+/// patience (`FIRST_PATIENCE` before its first record, `PATIENCE` after)
+/// is spent in vain.
+fn patience(behind: Option<bool>, delivered: bool, waited: Duration, left: Duration) -> Duration {
     if behind == Some(false) {
         return Duration::ZERO;
     }
-    left.min(SLICE).min(PATIENCE.saturating_sub(waited))
+    let limit = if delivered { PATIENCE } else { FIRST_PATIENCE };
+    left.min(SLICE).min(limit.saturating_sub(waited))
 }
 
 /// Which lane's record to take next: the earliest by timestamp among the
@@ -124,6 +134,8 @@ struct Lane {
     next: i64,
     /// Waited in vain since the last record came.
     waited: Duration,
+    /// Whether a record came from the lane yet.
+    delivered: bool,
     /// The next record, read from the queue but not yet taken.
     head: Option<Head>,
 }
@@ -252,6 +264,7 @@ impl Lanes {
                     .with_context(|| format!("topic name {topic:?}"))?,
                 next: *start,
                 waited: Duration::ZERO,
+                delivered: false,
                 head: None,
             });
         }
@@ -328,11 +341,12 @@ impl Lanes {
                     if let Some(m) = lane.queue.poll(Duration::ZERO) {
                         heads[i] = Some(set_head(&mut lane.head, &m.context("consuming")?, spare));
                         lane.waited = Duration::ZERO;
+                        lane.delivered = true;
                         break;
                     }
                     let left = budget.saturating_sub(started.elapsed());
                     let wait = if patient {
-                        patience(lane.behind(consumer), lane.waited, left)
+                        patience(lane.behind(consumer), lane.delivered, lane.waited, left)
                     } else {
                         Duration::ZERO
                     };
@@ -352,6 +366,7 @@ impl Lanes {
                             heads[i] =
                                 Some(set_head(&mut lane.head, &m.context("consuming")?, spare));
                             lane.waited = Duration::ZERO;
+                            lane.delivered = true;
                             break;
                         }
                         None => {
@@ -422,6 +437,8 @@ mod tests {
         assert_eq!(behind(-1, Some((0, 5))), Some(true));
         assert_eq!(behind(3, Some((0, 5))), Some(true));
         assert_eq!(behind(5, Some((0, 5))), Some(false), "caught up");
+        // One offset left: a commit marker, not waited for.
+        assert_eq!(behind(4, Some((0, 5))), Some(false));
         // Records below the log start are gone: nothing to wait for.
         assert_eq!(behind(-1, Some((5, 5))), Some(false));
         assert_eq!(behind(2, Some((5, 9))), Some(true));
@@ -431,16 +448,31 @@ mod tests {
     fn a_partition_is_waited_for_in_slices_while_it_may_hold_more() {
         let ms = Duration::from_millis;
         let left = ms(50);
-        assert_eq!(patience(Some(false), ms(0), left), ms(0), "caught up");
-        assert_eq!(patience(Some(true), ms(0), left), SLICE);
-        assert_eq!(patience(None, ms(0), left), SLICE, "not heard of yet");
+        assert_eq!(patience(Some(false), true, ms(0), left), ms(0), "caught up");
+        assert_eq!(patience(Some(true), true, ms(0), left), SLICE);
         assert_eq!(
-            patience(Some(true), ms(0), ms(2)),
+            patience(None, false, ms(0), left),
+            SLICE,
+            "not heard of yet"
+        );
+        assert_eq!(
+            patience(Some(true), true, ms(0), ms(2)),
             ms(2),
             "the batch's time"
         );
-        assert_eq!(patience(Some(true), PATIENCE - ms(1), left), ms(1));
-        assert_eq!(patience(Some(true), PATIENCE, left), ms(0), "given up");
+        assert_eq!(patience(Some(true), true, PATIENCE - ms(1), left), ms(1));
+        assert_eq!(
+            patience(Some(true), true, PATIENCE, left),
+            ms(0),
+            "given up"
+        );
+        // Before its first record a partition is given longer.
+        assert_eq!(patience(Some(true), false, PATIENCE, left), SLICE);
+        assert_eq!(
+            patience(None, false, FIRST_PATIENCE, left),
+            ms(0),
+            "given up"
+        );
     }
 
     #[test]
