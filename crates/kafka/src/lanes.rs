@@ -84,9 +84,11 @@ fn patience(behind: Option<bool>, delivered: bool, waited: Duration, left: Durat
 
 /// Which lane's record to take next: the earliest by timestamp among the
 /// lanes that have one, the lowest lane on a tie.
-fn pick(heads: &[Option<i64>]) -> Option<usize> {
-    (0..heads.len())
-        .filter_map(|i| heads[i].map(|ts| (ts, i)))
+fn pick(heads: impl IntoIterator<Item = Option<i64>>) -> Option<usize> {
+    heads
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, ts)| ts.map(|ts| (ts, i)))
         .min()
         .map(|(_, i)| i)
 }
@@ -124,11 +126,10 @@ impl Arrived {
 
 struct Lane {
     family: Family,
-    topic: String,
+    /// As librdkafka takes it.
+    topic: CString,
     partition: i32,
     queue: PartitionQueue<GroupContext>,
-    /// The topic as librdkafka takes it.
-    c_topic: CString,
     /// Offset of the next record to read; -1 from the beginning, before
     /// the first.
     next: i64,
@@ -140,39 +141,33 @@ struct Lane {
     head: Option<Head>,
 }
 
-/// A record of lookahead: what [`Lanes::read`] hands on, owned.
+/// A record read from a queue, owned: a lane's record of lookahead, and
+/// what [`Lanes::read`] hands on.
 #[derive(Debug, Default)]
 pub(crate) struct Head {
     pub partition: i32,
     pub offset: i64,
-    /// Milliseconds since the epoch (`i64::MIN` without one: first).
-    pub ts: i64,
-    /// Whether the record carried a timestamp.
-    pub stamped: bool,
+    /// Milliseconds since the epoch, when the record carries a timestamp.
+    pub ts: Option<i64>,
     pub payload: Vec<u8>,
 }
 
-/// Makes `m` a lane's record of lookahead `head` (a spare buffer reused);
-/// returns its timestamp.
-fn set_head(head: &mut Option<Head>, m: &BorrowedMessage<'_>, spare: &mut Vec<Head>) -> i64 {
-    let mut h = spare.pop().unwrap_or_default();
-    h.set(m);
-    let ts = h.ts;
-    *head = Some(h);
-    ts
-}
-
 impl Head {
-    /// Fills `self` (its buffer reused) from a message.
-    fn set(&mut self, m: &BorrowedMessage<'_>) {
-        self.partition = m.partition();
-        self.offset = m.offset();
-        let ts = m.timestamp().to_millis();
-        self.stamped = ts.is_some();
-        self.ts = ts.unwrap_or(i64::MIN);
-        self.payload.clear();
-        self.payload
-            .extend_from_slice(m.payload().unwrap_or_default());
+    /// `m`, in a spare buffer when there is one.
+    fn of(m: &BorrowedMessage<'_>, spare: &mut Vec<Head>) -> Head {
+        let mut h = spare.pop().unwrap_or_default();
+        h.partition = m.partition();
+        h.offset = m.offset();
+        h.ts = m.timestamp().to_millis();
+        h.payload.clear();
+        h.payload.extend_from_slice(m.payload().unwrap_or_default());
+        h
+    }
+
+    /// Where the record stands in time order: one without a timestamp
+    /// first.
+    fn order(&self) -> i64 {
+        self.ts.unwrap_or(i64::MIN)
     }
 }
 
@@ -189,7 +184,7 @@ impl Lane {
         let err = unsafe {
             rdkafka::bindings::rd_kafka_get_watermark_offsets(
                 consumer.client().native_ptr(),
-                self.c_topic.as_ptr(),
+                self.topic.as_ptr(),
                 self.partition,
                 &mut low,
                 &mut high,
@@ -209,15 +204,14 @@ pub(crate) struct Lanes {
     /// backlog is read. Live, a record is read as soon as it is there: a
     /// wait for another partition's fetch would only add to its latency.
     patient: AtomicBool,
-    /// Waits for a lane that may hold more: how many, how many came back
-    /// empty, and their milliseconds; waits with every lane empty.
+    /// Waits for a lane that may hold more that came back empty: how many
+    /// and their milliseconds; waits with every lane empty.
     pub(crate) waits: Mutex<LaneWaits>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct LaneWaits {
     pub behind: u64,
-    pub behind_empty: u64,
     pub behind_ms: f64,
     pub all_empty: u64,
 }
@@ -257,11 +251,10 @@ impl Lanes {
             queue.set_nonempty_callback(move || a.notify());
             lanes.push(Lane {
                 family: *family,
-                topic: topic.clone(),
+                topic: CString::new(topic.as_str())
+                    .with_context(|| format!("topic name {topic:?}"))?,
                 partition: *partition,
                 queue,
-                c_topic: CString::new(topic.as_str())
-                    .with_context(|| format!("topic name {topic:?}"))?,
                 next: *start,
                 waited: Duration::ZERO,
                 delivered: false,
@@ -287,15 +280,13 @@ impl Lanes {
 
     /// Reads up to `max` records within `budget` from `started`, in
     /// timestamp order across the lanes, handing each to `take` (with its
-    /// family). Records fetched before the split come first, as `direct`.
-    /// Returns the milliseconds spent waiting for records.
+    /// family). Returns the milliseconds spent waiting for records.
     pub(crate) fn read(
         &self,
         consumer: &BaseConsumer<GroupContext>,
         started: Instant,
         budget: Duration,
         max: usize,
-        mut direct: impl FnMut(Family, &BorrowedMessage<'_>) -> usize,
         mut take: impl FnMut(Family, &Head) -> usize,
     ) -> anyhow::Result<f64> {
         let mut s = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
@@ -308,21 +299,18 @@ impl Lanes {
         // anything in their queues).
         while let Some(m) = consumer.poll(Duration::ZERO) {
             let m = m.context("consuming")?;
-            if let Some(l) = lanes
-                .iter_mut()
-                .find(|l| l.partition == m.partition() && l.topic == m.topic())
-            {
-                l.next = m.offset() + 1;
-                taken += direct(l.family, &m);
+            if let Some(l) = lanes.iter_mut().find(|l| {
+                l.partition == m.partition() && l.topic.as_bytes() == m.topic().as_bytes()
+            }) {
+                let h = Head::of(&m, spare);
+                l.next = h.offset + 1;
+                taken += take(l.family, &h);
+                spare.push(h);
             }
         }
         self.arrived.take();
         // Lanes with nothing to read now, until a record arrives on any.
         let mut dry = vec![false; lanes.len()];
-        let mut heads: Vec<Option<i64>> = lanes
-            .iter()
-            .map(|l| l.head.as_ref().map(|h| h.ts))
-            .collect();
         while taken < max {
             if started.elapsed() >= budget {
                 break;
@@ -333,50 +321,37 @@ impl Lanes {
             // Every lane without a record of lookahead reads one, waiting
             // for it while its partition may hold more: its next record
             // may be earlier than every other lane's.
-            for (i, lane) in lanes.iter_mut().enumerate() {
-                if heads[i].is_some() || dry[i] {
-                    continue;
-                }
-                loop {
-                    if let Some(m) = lane.queue.poll(Duration::ZERO) {
-                        heads[i] = Some(set_head(&mut lane.head, &m.context("consuming")?, spare));
+            for (lane, dry) in lanes.iter_mut().zip(&mut dry) {
+                let mut wait = Duration::ZERO;
+                while lane.head.is_none() && !*dry {
+                    let t = Instant::now();
+                    let polled = lane.queue.poll(wait);
+                    let took = t.elapsed();
+                    if !wait.is_zero() {
+                        poll_ms += took.as_secs_f64() * 1e3;
+                    }
+                    if let Some(m) = polled {
+                        lane.head = Some(Head::of(&m.context("consuming")?, spare));
                         lane.waited = Duration::ZERO;
                         lane.delivered = true;
-                        break;
-                    }
-                    let left = budget.saturating_sub(started.elapsed());
-                    let wait = if patient {
-                        patience(lane.behind(consumer), lane.delivered, lane.waited, left)
                     } else {
-                        Duration::ZERO
-                    };
-                    if wait.is_zero() {
-                        dry[i] = true;
-                        break;
-                    }
-                    let t = Instant::now();
-                    let arrived = lane.queue.poll(wait);
-                    let took = t.elapsed();
-                    poll_ms += took.as_secs_f64() * 1e3;
-                    let mut w = self.waits.lock().unwrap_or_else(|p| p.into_inner());
-                    w.behind += 1;
-                    w.behind_ms += took.as_secs_f64() * 1e3;
-                    match arrived {
-                        Some(m) => {
-                            heads[i] =
-                                Some(set_head(&mut lane.head, &m.context("consuming")?, spare));
-                            lane.waited = Duration::ZERO;
-                            lane.delivered = true;
-                            break;
-                        }
-                        None => {
-                            w.behind_empty += 1;
+                        if !wait.is_zero() {
                             lane.waited += took;
+                            let mut w = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+                            w.behind += 1;
+                            w.behind_ms += took.as_secs_f64() * 1e3;
                         }
+                        let left = budget.saturating_sub(started.elapsed());
+                        wait = if patient {
+                            patience(lane.behind(consumer), lane.delivered, lane.waited, left)
+                        } else {
+                            Duration::ZERO
+                        };
+                        *dry = wait.is_zero();
                     }
                 }
             }
-            let Some(i) = pick(&heads) else {
+            let Some(i) = pick(lanes.iter().map(|l| l.head.as_ref().map(Head::order))) else {
                 // Every lane is empty: wait for a record on any of them.
                 let left = budget.saturating_sub(started.elapsed());
                 if left.is_zero() {
@@ -398,7 +373,6 @@ impl Lanes {
                 taken += take(lane.family, &h);
                 spare.push(h);
             }
-            heads[i] = None;
         }
         Ok(poll_ms)
     }
@@ -414,20 +388,20 @@ mod tests {
 
     #[test]
     fn the_earliest_record_is_taken_next() {
-        assert_eq!(pick(&[Some(30), Some(10), Some(20)]), Some(1));
+        assert_eq!(pick([Some(30), Some(10), Some(20)]), Some(1));
         // A lane with nothing to read now is passed over.
-        assert_eq!(pick(&[Some(30), None, Some(20)]), Some(2));
-        assert_eq!(pick(&[None, None]), None);
-        assert_eq!(pick(&[]), None);
+        assert_eq!(pick([Some(30), None, Some(20)]), Some(2));
+        assert_eq!(pick([None, None]), None);
+        assert_eq!(pick(Vec::<Option<i64>>::new()), None);
     }
 
     #[test]
     fn ties_go_to_the_lowest_lane_and_records_without_a_time_come_first() {
         // Lane 0 is credit-records: a registration stamped in the same
         // millisecond as an event is read before it.
-        assert_eq!(pick(&[Some(5), Some(5), Some(5)]), Some(0));
-        assert_eq!(pick(&[None, Some(5), Some(5)]), Some(1));
-        assert_eq!(pick(&[Some(5), Some(i64::MIN), Some(3)]), Some(1));
+        assert_eq!(pick([Some(5), Some(5), Some(5)]), Some(0));
+        assert_eq!(pick([None, Some(5), Some(5)]), Some(1));
+        assert_eq!(pick([Some(5), Some(i64::MIN), Some(3)]), Some(1));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
@@ -453,7 +453,8 @@ pub struct Runner {
     spare: Option<Batch>,
     /// One process reading in time order: a queue per input partition.
     lanes: Option<Arc<Lanes>>,
-    /// The end offsets of the backlog being read (see `flush_due`).
+    /// The end offsets of the backlog being read (`catch_up`, `serve`),
+    /// found at its start.
     backlog_ends: Option<BTreeMap<(String, i32), i64>>,
 }
 
@@ -594,21 +595,9 @@ impl Runner {
                 .context("joining the consumer group")?;
             info!(group = %runner.cfg.kafka.group_id, member = %runner.client_id, "joined the consumer group; waiting for partitions");
         } else {
-            runner.assign()?;
+            let assigned = runner.assign()?;
             if runner.cfg.engine.time_order {
-                let rewind = runner.cfg.engine.resume_rewind as i64;
-                let parts: Vec<(Family, String, i32, i64)> = runner
-                    .next
-                    .iter()
-                    .filter_map(|((t, p), &n)| {
-                        let start = match resume_at((n >= 0).then_some(n), rewind) {
-                            Offset::Offset(o) => o,
-                            _ => -1,
-                        };
-                        Some((runner.topics.family_of(t)?, t.clone(), *p, start))
-                    })
-                    .collect();
-                runner.lanes = Some(Arc::new(Lanes::split(&runner.consumer, &parts)?));
+                runner.lanes = Some(Arc::new(Lanes::split(&runner.consumer, &assigned)?));
             }
             debug!("partitions assigned");
         }
@@ -669,10 +658,12 @@ impl Runner {
     }
 
     /// Assigns every partition of the input topics, at the checkpointed
-    /// offset or from the beginning.
-    fn assign(&mut self) -> anyhow::Result<()> {
+    /// offset or from the beginning; returns them with the offset each
+    /// starts at (-1: the beginning).
+    fn assign(&mut self) -> anyhow::Result<Vec<(Family, String, i32, i64)>> {
         let mut tpl = TopicPartitionList::new();
-        for (_, topic) in self.topics.inputs() {
+        let mut assigned = Vec::new();
+        for (family, topic) in self.topics.inputs() {
             let parts = partition_count(&self.consumer, topic, &self.cfg.kafka.brokers)?;
             for p in 0..parts {
                 if self.owned.as_ref().is_some_and(|o| !o.contains(&p)) {
@@ -684,13 +675,18 @@ impl Runner {
                     self.cfg.engine.resume_rewind as i64,
                 );
                 tpl.add_partition_offset(topic, p, at)?;
+                let start = match at {
+                    Offset::Offset(o) => o,
+                    _ => -1,
+                };
+                assigned.push((family, topic.to_owned(), p, start));
                 self.next.entry(key).or_insert(-1);
             }
         }
         self.consumer
             .assign(&tpl)
             .context("assigning input partitions")?;
-        Ok(())
+        Ok(assigned)
     }
 
     /// The end offset of every input partition now (one request).
@@ -1566,8 +1562,8 @@ impl Runner {
             bail!("the one-shot job reads every partition: engine.group is for `serve`");
         }
         let ends = self.end_offsets()?;
-        self.backlog_ends = Some(ends.clone());
         info!(partitions = ends.len(), "catching up to the end offsets");
+        self.backlog_ends = Some(ends);
         let idle = Duration::from_millis(self.cfg.engine.catch_up_idle_ms);
         let mut quiet_since = Instant::now();
         // The next batch is read while this one is applied, scored and
@@ -1581,7 +1577,7 @@ impl Runner {
             self.count_batch(n, &mut quiet_since);
             self.checkpoint_when_due()?;
             let Some(next) = next else { break };
-            if next.is_empty() && self.reached(&ends) && quiet_since.elapsed() >= idle {
+            if next.is_empty() && self.backlog_reached() && quiet_since.elapsed() >= idle {
                 break;
             }
             batch = next;
@@ -1604,7 +1600,7 @@ impl Runner {
             checkpoint_and_log_ms = ms(judged),
             "caught up"
         );
-        debug!(?ends, next = ?self.next, "caught up to");
+        debug!(ends = ?self.backlog_ends, next = ?self.next, "caught up to");
         if let Some(l) = &self.lanes {
             debug!(waits = ?*l.waits.lock().unwrap_or_else(|p| p.into_inner()), "lanes");
         }
@@ -1626,10 +1622,8 @@ impl Runner {
     /// returns less than a full batch. Then the lists are judged for
     /// everyone the backlog touched, and live after every batch from then on.
     pub fn serve(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
-        let ends = self.end_offsets()?;
-        self.backlog_ends = Some(ends.clone());
+        self.backlog_ends = Some(self.end_offsets()?);
         let mut at = Serving {
-            ends,
             quiet_since: Instant::now(),
             // In a group, nothing is held before the first assignment.
             live: false,
@@ -1641,8 +1635,7 @@ impl Runner {
                 if self.follow_group()? {
                     // New partitions: their backlog is read before lists
                     // are judged live again.
-                    at.ends = self.end_offsets()?;
-                    self.backlog_ends = Some(at.ends.clone());
+                    self.backlog_ends = Some(self.end_offsets()?);
                     at.live = false;
                     at.quiet_since = Instant::now();
                 }
@@ -1694,7 +1687,7 @@ impl Runner {
         }
         self.count_batch(n, &mut at.quiet_since);
         if !at.live
-            && self.reached(&at.ends)
+            && self.backlog_reached()
             && (at.quiet_since.elapsed() >= idle || (n > 0 && n < self.cfg.engine.batch_max))
         {
             at.live = true;
@@ -1844,27 +1837,9 @@ impl Reader {
         b.arrivals.clear();
         b.poll_ms = 0.0;
         if let Some(lanes) = &self.lanes {
-            // Both closures put records into `b`, one at a time.
-            let b = std::cell::RefCell::new(b);
-            let poll_ms = lanes.read(
-                &self.consumer,
-                started,
-                self.budget,
-                self.max,
-                |f, m| self.take(f, m, &mut b.borrow_mut()),
-                |f, h| {
-                    let ts = h.stamped.then_some(h.ts);
-                    self.put(
-                        f,
-                        h.partition,
-                        h.offset,
-                        ts,
-                        &h.payload,
-                        &mut b.borrow_mut(),
-                    )
-                },
-            )?;
-            let mut b = b.into_inner();
+            let poll_ms = lanes.read(&self.consumer, started, self.budget, self.max, |f, h| {
+                self.put(f, h.partition, h.offset, h.ts, &h.payload, &mut b)
+            })?;
             b.poll_ms = poll_ms;
             return Ok(b);
         }
@@ -1888,20 +1863,14 @@ impl Reader {
             let Some(family) = self.topics.family_of(m.topic()) else {
                 continue;
             };
-            self.take(family, &m, &mut b);
+            let (ts, payload) = (m.timestamp().to_millis(), m.payload().unwrap_or_default());
+            self.put(family, m.partition(), m.offset(), ts, payload, &mut b);
         }
         Ok(b)
     }
 
     /// Puts a record read into `b` (unless it was applied before the
     /// checkpoint); returns how many it put there, 0 or 1.
-    fn take(&self, family: Family, m: &BorrowedMessage<'_>, b: &mut Batch) -> usize {
-        let ts = m.timestamp().to_millis();
-        let payload = m.payload().unwrap_or_default();
-        self.put(family, m.partition(), m.offset(), ts, payload, b)
-    }
-
-    /// [`Reader::take`] of a record's parts.
     fn put(
         &self,
         family: Family,
@@ -1935,11 +1904,10 @@ impl Reader {
     }
 }
 
-/// Where `serve` is: the backlog's end offsets, when a record last came,
-/// and whether the backlog is read.
+/// Where `serve` is: when a record last came, and whether the backlog
+/// (up to [`Runner::backlog_ends`]) is read.
 #[derive(Debug)]
 struct Serving {
-    ends: BTreeMap<(String, i32), i64>,
     quiet_since: Instant,
     live: bool,
 }
