@@ -111,6 +111,80 @@ fn the_batch_engine_equals_the_embedded_run() {
     }
 }
 
+/// Every flush of an engine over the seeds in micro-batches of `batch`
+/// records, each entity scored `chunk` at a time: the records and alerts
+/// of each flush, as JSON lines.
+fn flushes(chunk: usize, batch: usize) -> Vec<(Vec<String>, Vec<String>)> {
+    use tidewatch_engine::lists::Lists;
+    let root = kafka::root().join("pipelines");
+    let policy = Policy::load(&root.join("policy.toml")).expect("policy");
+    let rules = tidewatch_alerts::Rules::load(&root.join("lists.toml")).expect("rules");
+    let mut e = Engine::new(policy, as_of());
+    e.set_lists(Lists::new(rules));
+    e.set_flush_chunk(chunk);
+    let mut lines = Vec::new();
+    for f in [
+        Family::CreditRecords,
+        Family::Inspections,
+        Family::Complaints,
+    ] {
+        let path = seeds().join(format!("{}.ndjson", f.as_str()));
+        ndjson::for_each_line(&path, |line, b| lines.push((f, line, b.to_vec())))
+            .expect("seed file");
+    }
+    let mut out = Vec::new();
+    for part in lines.chunks(batch) {
+        for (f, line, b) in part {
+            e.offer(
+                *f,
+                b,
+                SourcePos::File {
+                    file: f.as_str().to_owned(),
+                    line: *line,
+                },
+            );
+        }
+        let flushed = e.flush().expect("flush");
+        let records = flushed
+            .records
+            .iter()
+            .map(|r| format!("{} {}", r.uscc, r.payload))
+            .collect();
+        let alerts = flushed
+            .alerts
+            .iter()
+            .map(|a| serde_json::to_string(a).expect("JSON"))
+            .collect();
+        out.push((records, alerts));
+    }
+    out
+}
+
+#[test]
+fn a_flush_scored_a_chunk_at_a_time_publishes_what_one_chunk_would() {
+    // Chunks of 7 and 1,000 entities against one chunk for everyone the
+    // flush rescores (3,000 entities in the seeds).
+    let whole = flushes(1 << 20, 8000);
+    let first = whole[0].0.len();
+    assert!(first > 2000, "the first flush publishes {first} records");
+    for chunk in [7, 1000] {
+        let chunked = flushes(chunk, 8000);
+        assert_eq!(chunked.len(), whole.len());
+        for (i, (c, w)) in chunked.iter().zip(&whole).enumerate() {
+            for (what, c, w) in [("records", &c.0, &w.0), ("alerts", &c.1, &w.1)] {
+                // The first difference, not two pages of JSON.
+                let at = c.iter().zip(w).position(|(a, b)| a != b);
+                assert!(
+                    at.is_none() && c.len() == w.len(),
+                    "{what} of flush {i}, chunks of {chunk}: {} against {}, first differing at {at:?}",
+                    c.len(),
+                    w.len()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn stream_equals_batch_and_bad_records_reach_dead_letter() {
     let prefix = unique_prefix("equal");

@@ -53,6 +53,8 @@ pub struct Engine {
     /// Alerts of lists judged early (before the as-of date or the list
     /// mode moved), returned with the next alerts.
     judged_early: Vec<Alert>,
+    /// Entities scored at a time in a flush (see [`FLUSH_CHUNK`]).
+    flush_chunk: usize,
 }
 
 /// Entities rescored and not yet judged by the list rules.
@@ -63,6 +65,12 @@ struct Unjudged {
     ids: Vec<EntityId>,
     scores: Vec<Vec<FieldScore>>,
 }
+
+/// Entities a flush scores at a time (see
+/// [`Engine::flush_judging_previous_into`]): large enough for the
+/// scoring's parallel steps, small enough that a chunk's frames and
+/// payloads (a few KB per entity) stay well under the state's size.
+const FLUSH_CHUNK: usize = 16 * 1024;
 
 /// Time spent in the stages of [`Engine::flush`], summed over flushes
 /// (milliseconds).
@@ -113,7 +121,14 @@ impl Engine {
             times: FlushTimes::default(),
             unjudged: None,
             judged_early: Vec::new(),
+            flush_chunk: FLUSH_CHUNK,
         }
+    }
+
+    /// Scores a flush's entities `n` at a time (at least one) instead of
+    /// [`FLUSH_CHUNK`]: what is published does not depend on it.
+    pub fn set_flush_chunk(&mut self, n: usize) {
+        self.flush_chunk = n.max(1);
     }
 
     /// One of several processes: flushes return the relation facts of the
@@ -259,6 +274,28 @@ impl Engine {
     /// on the way may differ as between two batch sizes (an early warning,
     /// a listing a late record would have retracted).
     pub fn flush_judging_previous(&mut self) -> anyhow::Result<Flushed> {
+        let mut records = Vec::new();
+        let mut f = self.flush_judging_previous_into(&mut |chunk| {
+            records.extend(chunk);
+            Ok(())
+        })?;
+        f.records = records;
+        Ok(f)
+    }
+
+    /// [`Engine::flush_judging_previous`], handing the changed records to
+    /// `sink` a chunk of rescored entities at a time (in entity order)
+    /// instead of returning them: the rows, frames and payloads of one
+    /// chunk are freed before the next is scored, so a flush that rescores
+    /// everyone (a backlog, a new as-of date) needs the memory of a chunk,
+    /// not of the population, and the first records can be on their way
+    /// while the rest are scored. The returned [`Flushed`] has no records.
+    /// An error from `sink` ends the flush; the records it was handed stay
+    /// counted as published.
+    pub fn flush_judging_previous_into(
+        &mut self,
+        sink: &mut (dyn FnMut(Vec<ScoreRecord>) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<Flushed> {
         let t = Instant::now();
         let dirty = self.pipe.store.take_dirty();
         let heard = std::mem::take(&mut self.heard_dirty);
@@ -268,13 +305,16 @@ impl Engine {
             pipe,
             policy,
             live,
+            published,
             rebuild,
             lists,
             defer_lists,
             pending,
+            flush_chunk,
             ..
         } = self;
         let (store, as_of, defer) = (&pipe.store, pipe.as_of, *defer_lists);
+        published.resize(store.len(), None);
         let (scored, judged) = rayon::join(
             || -> anyhow::Result<_> {
                 let ids = if *rebuild || live.as_of() != as_of {
@@ -289,10 +329,39 @@ impl Engine {
                     }
                     ids
                 };
-                let sub = live.select(&ids);
                 let features_ms = ms(t);
-                let scored = score_rows(policy, store, sub, as_of, &ids, fields)?;
-                Ok((ids, features_ms, scored))
+                let mut took = FlushTimes::default();
+                let mut scores = Vec::new();
+                let mut sent = 0;
+                for chunk in ids.chunks(*flush_chunk) {
+                    let t = Instant::now();
+                    let sub = live.select(chunk);
+                    took.features_ms += ms(t);
+                    let (records, fields, times) =
+                        score_rows(policy, store, sub, as_of, chunk, fields)?;
+                    took.score_ms += times.score_ms;
+                    took.records_ms += times.records_ms;
+                    scores.extend(fields);
+                    let changed: Vec<ScoreRecord> = chunk
+                        .iter()
+                        .zip(records)
+                        .filter(|(id, rec)| {
+                            let slot = &mut published[**id as usize];
+                            let new = slot.as_deref() != Some(rec.id.as_str());
+                            if new {
+                                *slot = Some(rec.id.clone());
+                            }
+                            new
+                        })
+                        .map(|(_, rec)| rec)
+                        .collect();
+                    sent += changed.len();
+                    if !changed.is_empty() {
+                        sink(changed)?;
+                    }
+                }
+                took.features_ms += features_ms;
+                Ok((ids, took, scores, sent))
             },
             || {
                 let t = Instant::now();
@@ -307,8 +376,8 @@ impl Engine {
         let mut alerts_out = std::mem::take(&mut self.judged_early);
         alerts_out.extend(alerts);
         self.times.lists_ms += lists_ms;
-        let (ids, features_ms, (records, scores, took)) = scored?;
-        self.times.features_ms += features_ms;
+        let (ids, took, scores, sent) = scored?;
+        self.times.features_ms += took.features_ms;
         if ids.is_empty() {
             return Ok(Flushed {
                 alerts: alerts_out,
@@ -317,21 +386,12 @@ impl Engine {
         }
         self.times.score_ms += took.score_ms;
         self.times.records_ms += took.records_ms;
-        let store = &self.pipe.store;
-        self.published.resize(store.len(), None);
-        let mut out = Vec::new();
-        for (id, rec) in ids.iter().zip(records) {
-            let slot = &mut self.published[*id as usize];
-            if slot.as_deref() != Some(rec.id.as_str()) {
-                *slot = Some(rec.id.clone());
-                out.push(rec);
-            }
-        }
         let relations = self.changed_relations();
         let rescored = ids.len();
         tracing::debug!(
             rescored,
-            features_ms,
+            published = sent,
+            features_ms = took.features_ms,
             score_ms = took.score_ms,
             records_ms = took.records_ms,
             lists_ms,
@@ -343,7 +403,7 @@ impl Engine {
         }
         Ok(Flushed {
             rescored,
-            records: out,
+            records: Vec::new(),
             alerts: alerts_out,
             relations,
         })

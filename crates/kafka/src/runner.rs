@@ -1261,29 +1261,36 @@ impl Runner {
     fn flush(&mut self) -> anyhow::Result<()> {
         let t = Instant::now();
         self.last_flush = t;
-        let f = self.engine.flush_judging_previous()?;
-        self.stats.time.score_ms += ms(t);
+        // The records are sent a chunk at a time as the engine scores
+        // them (see `Engine::flush_judging_previous_into`): a flush that
+        // rescores a whole backlog never holds all its payloads at once.
+        let (producer, topic, on_scores) =
+            (&self.producer, &self.topics.scores, &mut self.on_scores);
+        let mut sent = 0u64;
+        let mut send_ms = 0.0;
+        let f = self.engine.flush_judging_previous_into(&mut |records| {
+            let t = Instant::now();
+            if let Some(cb) = on_scores.as_mut() {
+                cb(&records);
+            }
+            for r in &records {
+                Self::send(producer, topic, r.uscc.as_bytes(), r.payload.as_bytes())?;
+            }
+            sent += records.len() as u64;
+            send_ms += ms(t);
+            Ok(())
+        })?;
+        // Sending happened inside the flush: it counts as publishing.
+        self.stats.time.score_ms += ms(t) - send_ms;
+        self.stats.time.publish_ms += send_ms;
         let publishing = Instant::now();
         if let Some(m) = &self.metrics {
             if f.rescored > 0 {
                 m.scored_batch(f.rescored as u64, t.elapsed());
             }
         }
-        if let Some(cb) = self.on_scores.as_mut() {
-            if !f.records.is_empty() {
-                cb(&f.records);
-            }
-        }
         self.stats.rescored += f.rescored as u64;
-        for r in &f.records {
-            Self::send(
-                &self.producer,
-                &self.topics.scores,
-                r.uscc.as_bytes(),
-                r.payload.as_bytes(),
-            )?;
-        }
-        self.stats.scores_published += f.records.len() as u64;
+        self.stats.scores_published += sent;
         self.send_relations(&f.relations)?;
         self.settle_latencies();
         self.to_log.extend(f.alerts);
