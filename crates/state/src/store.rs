@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 
 use foldhash::{fast, quality};
 use hashbrown::hash_table::{Entry, HashTable};
+use rayon::prelude::*;
 use tidewatch_model::event::Registration;
 use tidewatch_model::{Event, RejectReason, Rejection, Uscc};
 
@@ -241,6 +242,15 @@ fn shard(id_hash: u32) -> usize {
     (id_hash >> 31) as usize
 }
 
+/// Events looked up per task in [`EntityStore::apply_batch`] (a lookup is
+/// a cache miss or two: tasks must be large enough to pay for the split).
+const LOOKUPS_PER_TASK: usize = 512;
+
+/// Ranges of entities whose histories [`EntityStore::apply_batch`] extends
+/// as tasks of their own: more than two threads' worth, so that a range
+/// with more events than the others does not leave a thread idle.
+const HISTORY_PARTS: usize = 8;
+
 /// All entities, their histories, and the events waiting for a registration.
 #[derive(Debug, Default)]
 pub struct EntityStore {
@@ -308,7 +318,7 @@ impl EntityStore {
         if let Some(done) = repeat(&p, first) {
             return done;
         }
-        Ok(match self.target(&p.event) {
+        Ok(match self.target(&p.event, None) {
             Some(id) => {
                 self.entities[id as usize].add(p.event);
                 Applied::Applied(id)
@@ -362,10 +372,22 @@ impl EntityStore {
         // create entities (releasing what was held for them), events of
         // unknown entities are held. The events stay in the batch until
         // step 3, except those held here: a later registration in the same
-        // batch releases them.
+        // batch releases them. The entities known before the batch are
+        // looked up first, on every thread (the index only read); the pass
+        // in order looks again only for those it did not know.
+        let index = &self.index;
+        let known: Vec<Option<EntityId>> = events
+            .par_iter()
+            .with_min_len(LOOKUPS_PER_TASK)
+            .map(|slot| {
+                let p = slot.as_ref().ok()?;
+                index.get(&p.event.uscc()).copied()
+            })
+            .collect();
         let mut out = Vec::with_capacity(events.len());
         let mut to: Vec<Option<EntityId>> = Vec::with_capacity(events.len());
-        for ((slot, first), tag) in events.iter_mut().zip(first).zip(first_tag..) {
+        for (((slot, first), known), tag) in events.iter_mut().zip(first).zip(known).zip(first_tag..)
+        {
             let mut target = None;
             match slot {
                 Err(_) => {
@@ -375,7 +397,7 @@ impl EntityStore {
                 }
                 Ok(p) => match repeat(p, first) {
                     Some(done) => out.push(done),
-                    None => match self.target(&p.event) {
+                    None => match self.target(&p.event, known) {
                         Some(id) => {
                             out.push(Ok(Applied::Applied(id)));
                             target = Some(id);
@@ -391,21 +413,35 @@ impl EntityStore {
             }
             to.push(target);
         }
-        // 3. Histories, in arrival order per entity, each event moved once.
+        // 3. Histories, in arrival order per entity, on every thread: the
+        // entities are cut into ranges, each extended by one task.
+        let size = self.entities.len().div_ceil(HISTORY_PARTS).max(1);
+        let mut parts: Vec<Vec<(EntityId, Event)>> =
+            (0..HISTORY_PARTS).map(|_| Vec::new()).collect();
         for (r, target) in events.drain(..).zip(to) {
             if let (Ok(p), Some(id)) = (r, target) {
-                self.entities[id as usize].add(p.event);
+                parts[id as usize / size].push((id, p.event));
             }
         }
+        self.entities
+            .par_chunks_mut(size)
+            .zip(parts)
+            .enumerate()
+            .for_each(|(k, (entities, part))| {
+                for (id, event) in part {
+                    entities[id as usize - k * size].add(event);
+                }
+            });
         out
     }
 
     /// The entity a new event belongs to, registered now if the event is
     /// its registration, and marked changed; `None` while it is unknown.
-    fn target(&mut self, event: &Event) -> Option<EntityId> {
+    /// `known` is its entity if it was looked up already.
+    fn target(&mut self, event: &Event, known: Option<EntityId>) -> Option<EntityId> {
         let uscc = event.uscc();
-        let id = match self.index.get(&uscc) {
-            Some(&id) => id,
+        let id = match known.or_else(|| self.index.get(&uscc).copied()) {
+            Some(id) => id,
             None if event.registration().is_some() => self.insert(uscc),
             None => return None,
         };
