@@ -12,7 +12,7 @@
 //! counts them into the groups: the relation features come out as if every
 //! entity were local, once every process has heard every other's facts.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -21,7 +21,7 @@ use tidewatch_model::Uscc;
 
 use crate::compute::{entity_row, FeatureTable, Row};
 use crate::features::{Feature as F, N_FEATURES};
-use crate::store::{EntityId, EntityStore};
+use crate::store::{EntityId, EntityStore, Map, Set};
 
 /// Changed entities whose feature rows are computed at once (see
 /// [`LiveTable::update`]): enough to keep both cores busy, a few MB.
@@ -82,9 +82,9 @@ pub struct LiveTable {
     rows: Vec<[i64; N_FEATURES]>,
     reps: Vec<Option<String>>,
     trouble: Vec<bool>,
-    groups: HashMap<String, Group>,
+    groups: Map<String, Group>,
     /// Every fact heard about an entity, the latest per entity.
-    heard: HashMap<Uscc, Heard>,
+    heard: Map<Uscc, Heard>,
     /// When tracked (see [`LiveTable::track_moves`]): entities whose legal
     /// representative or trouble flag changed, with the representative
     /// they had before.
@@ -99,8 +99,8 @@ impl LiveTable {
             rows: Vec::new(),
             reps: Vec::new(),
             trouble: Vec::new(),
-            groups: HashMap::new(),
-            heard: HashMap::new(),
+            groups: Map::default(),
+            heard: Map::default(),
             moved: None,
         }
     }
@@ -142,7 +142,7 @@ impl LiveTable {
     /// Counts facts heard about other processes' entities into the groups.
     /// Returns the local entities whose relation features changed, sorted.
     pub fn hear(&mut self, store: &EntityStore, facts: Vec<RelationFact>) -> Vec<EntityId> {
-        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut touched: Set<String> = Set::default();
         for fact in facts {
             if let Some(old) = self.heard.get(&fact.uscc) {
                 if old.fact.version() >= fact.version() {
@@ -160,7 +160,7 @@ impl LiveTable {
                     let g = self.groups.entry(r.clone()).or_default();
                     g.remote += 1;
                     g.remote_trouble += i64::from(fact.in_trouble);
-                    touched.insert(r.clone());
+                    touch(&mut touched, r);
                 }
             }
             self.heard.insert(fact.uscc, Heard { fact, counted });
@@ -179,7 +179,7 @@ impl LiveTable {
         affected.into_iter().collect()
     }
 
-    fn uncount(&mut self, fact: &RelationFact, touched: &mut BTreeSet<String>) {
+    fn uncount(&mut self, fact: &RelationFact, touched: &mut Set<String>) {
         if let Some(r) = &fact.legal_rep_key {
             if let Some(g) = self.groups.get_mut(r) {
                 g.remote -= 1;
@@ -188,7 +188,7 @@ impl LiveTable {
                     self.groups.remove(r);
                 }
             }
-            touched.insert(r.clone());
+            touch(touched, r);
         }
     }
 
@@ -295,10 +295,10 @@ impl LiveTable {
             self.trouble.resize(n, false);
         }
         let as_of = self.as_of;
-        let mut affected: BTreeSet<EntityId> = changed.iter().copied().collect();
+        let mut affected: Vec<EntityId> = changed.to_vec();
         // Groups whose size or trouble count moved: all their members'
         // relation features are recomputed below.
-        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut touched: Set<String> = Set::default();
         // The rows depend only on each entity's history: computed in
         // parallel, then folded into the groups in order. A chunk at a time,
         // so that a catch-up's hundred thousand changed entities do not
@@ -317,10 +317,12 @@ impl LiveTable {
                 affected.extend(g.members.iter().copied());
             }
         }
+        affected.sort_unstable();
+        affected.dedup();
         for &id in &affected {
             self.relate(id);
         }
-        affected.into_iter().collect()
+        affected
     }
 
     /// Puts the new `rows` of the entities `changed` in the table, and
@@ -331,7 +333,7 @@ impl LiveTable {
         store: &EntityStore,
         changed: &[EntityId],
         rows: impl Iterator<Item = Row>,
-        touched: &mut BTreeSet<String>,
+        touched: &mut Set<String>,
     ) {
         for (&id, row) in changed.iter().zip(rows) {
             let i = id as usize;
@@ -363,16 +365,23 @@ impl LiveTable {
                         self.groups.remove(&r);
                     }
                 }
-                touched.insert(r);
+                touch(touched, &r);
             }
             if let Some(r) = &row.legal_rep {
                 let g = self.groups.entry(r.clone()).or_default();
                 g.members.insert(id);
                 g.in_trouble += i64::from(row.in_trouble);
-                touched.insert(r.clone());
+                touch(touched, r);
             }
             self.reps[i] = row.legal_rep;
             self.trouble[i] = row.in_trouble;
         }
+    }
+}
+
+/// Notes a group as touched, copying its key only the first time.
+fn touch(touched: &mut Set<String>, key: &str) {
+    if !touched.contains(key) {
+        touched.insert(key.to_owned());
     }
 }

@@ -30,9 +30,10 @@ static SEEDS: LazyLock<(fast::FixedState, quality::FixedState)> = LazyLock::new(
     )
 });
 
-/// The hasher of the store's maps and of event ids.
+/// The hasher of the store's maps and of event ids (and of the live
+/// table's groups).
 #[derive(Debug, Clone, Copy, Default)]
-struct Seeded;
+pub(crate) struct Seeded;
 
 impl BuildHasher for Seeded {
     type Hasher = fast::FoldHasher;
@@ -41,7 +42,8 @@ impl BuildHasher for Seeded {
     }
 }
 
-type Map<K, V> = HashMap<K, V, Seeded>;
+pub(crate) type Map<K, V> = HashMap<K, V, Seeded>;
+pub(crate) type Set<K> = std::collections::HashSet<K, Seeded>;
 
 /// Dense entity index (row of the feature table).
 pub type EntityId = u32;
@@ -386,7 +388,8 @@ impl EntityStore {
             .collect();
         let mut out = Vec::with_capacity(events.len());
         let mut to: Vec<Option<EntityId>> = Vec::with_capacity(events.len());
-        for (((slot, first), known), tag) in events.iter_mut().zip(first).zip(known).zip(first_tag..)
+        for (((slot, first), known), tag) in
+            events.iter_mut().zip(first).zip(known).zip(first_tag..)
         {
             let mut target = None;
             match slot {
