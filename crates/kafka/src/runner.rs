@@ -1281,12 +1281,15 @@ impl Runner {
             Ok(())
         })?;
         // Sending happened inside the flush: it counts as publishing.
-        self.stats.time.score_ms += ms(t) - send_ms;
+        let scoring = t
+            .elapsed()
+            .saturating_sub(Duration::from_secs_f64(send_ms / 1e3));
+        self.stats.time.score_ms += scoring.as_secs_f64() * 1e3;
         self.stats.time.publish_ms += send_ms;
         let publishing = Instant::now();
         if let Some(m) = &self.metrics {
             if f.rescored > 0 {
-                m.scored_batch(f.rescored as u64, t.elapsed());
+                m.scored_batch(f.rescored as u64, scoring);
             }
         }
         self.stats.rescored += f.rescored as u64;

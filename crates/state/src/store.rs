@@ -339,10 +339,11 @@ impl EntityStore {
     /// Empties `events`, keeping its allocation.
     ///
     /// Faster on a few thousand events than one at a time: the ids are
-    /// checked on two threads, one per half of the seen-ids, and the
-    /// histories are extended in a pass of their own, so that the cache
-    /// misses of different events overlap instead of queueing behind each
-    /// other.
+    /// checked on two threads, one per half of the seen-ids; the entities
+    /// known before the batch are looked up, and the histories extended,
+    /// on every thread; only registering, holding and telling duplicates
+    /// go in arrival order on one. The cache misses of different events
+    /// then overlap instead of queueing behind each other.
     pub fn apply_batch(
         &mut self,
         events: &mut Vec<Result<Prepared, Rejection>>,
