@@ -29,28 +29,36 @@ fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 9, 30).expect("date")
 }
 
-/// The batch result: every seed record offered to one engine, scored in one
-/// frame. Key: USCC; value: (record id, payload).
-fn batch(dir: &Path) -> BTreeMap<String, (String, String)> {
-    let policy = Policy::load(&kafka::root().join("pipelines/policy.toml")).expect("policy");
-    let mut e = Engine::new(policy, as_of());
+/// Every record of the event files in `dir`, credit records first, with
+/// where it was read.
+fn records_in(dir: &Path) -> Vec<(Family, SourcePos, Vec<u8>)> {
+    let mut out = Vec::new();
     for f in [
         Family::CreditRecords,
         Family::Inspections,
         Family::Complaints,
     ] {
         let path = dir.join(format!("{}.ndjson", f.as_str()));
+        let file = path.display().to_string();
         ndjson::for_each_line(&path, |line, b| {
-            e.offer(
-                f,
-                b,
-                SourcePos::File {
-                    file: path.display().to_string(),
-                    line,
-                },
-            );
+            let pos = SourcePos::File {
+                file: file.clone(),
+                line,
+            };
+            out.push((f, pos, b.to_vec()));
         })
         .expect("seed file");
+    }
+    out
+}
+
+/// The batch result: every seed record offered to one engine, scored in one
+/// frame. Key: USCC; value: (record id, payload).
+fn batch(dir: &Path) -> BTreeMap<String, (String, String)> {
+    let policy = Policy::load(&kafka::root().join("pipelines/policy.toml")).expect("policy");
+    let mut e = Engine::new(policy, as_of());
+    for (f, pos, b) in records_in(dir) {
+        e.offer(f, &b, pos);
     }
     e.flush().expect("flush");
     e.all_records()
@@ -122,27 +130,10 @@ fn flushes(chunk: usize, batch: usize) -> Vec<(Vec<String>, Vec<String>)> {
     let mut e = Engine::new(policy, as_of());
     e.set_lists(Lists::new(rules));
     e.set_flush_chunk(chunk);
-    let mut lines = Vec::new();
-    for f in [
-        Family::CreditRecords,
-        Family::Inspections,
-        Family::Complaints,
-    ] {
-        let path = seeds().join(format!("{}.ndjson", f.as_str()));
-        ndjson::for_each_line(&path, |line, b| lines.push((f, line, b.to_vec())))
-            .expect("seed file");
-    }
     let mut out = Vec::new();
-    for part in lines.chunks(batch) {
-        for (f, line, b) in part {
-            e.offer(
-                *f,
-                b,
-                SourcePos::File {
-                    file: f.as_str().to_owned(),
-                    line: *line,
-                },
-            );
+    for part in records_in(&seeds()).chunks(batch) {
+        for (f, pos, b) in part {
+            e.offer(*f, b, pos.clone());
         }
         let flushed = e.flush().expect("flush");
         let records = flushed

@@ -40,6 +40,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use tidewatch_model::Family;
 
 use crate::group::GroupContext;
+use crate::runner::ms;
 
 /// How long, in all, a partition that has not brought its first record is
 /// waited for while nothing comes from it (its first fetch may follow an
@@ -376,10 +377,6 @@ impl Lanes {
         }
         Ok(poll_ms)
     }
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
 }
 
 #[cfg(test)]

@@ -364,7 +364,7 @@ pub struct LoopTimes {
     pub finish_ms: f64,
 }
 
-fn ms(t: Instant) -> f64 {
+pub(crate) fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
@@ -596,7 +596,7 @@ impl Runner {
             info!(group = %runner.cfg.kafka.group_id, member = %runner.client_id, "joined the consumer group; waiting for partitions");
         } else {
             let assigned = runner.assign()?;
-            if runner.cfg.engine.time_order {
+            if lanes {
                 runner.lanes = Some(Arc::new(Lanes::split(&runner.consumer, &assigned)?));
             }
             debug!("partitions assigned");
